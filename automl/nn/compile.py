@@ -1,0 +1,147 @@
+"""Compile a fully specified architecture into a ``torch.nn.Module``.
+
+The networkx DAG of ops becomes a ``torch.fx.GraphModule``: fx generates a
+straight-line ``forward`` with no per-op dictionary look-ups or Python loops,
+so a compiled candidate trains as fast as the same network written by hand,
+and it exports with ``torch.export`` without the space file.
+
+Shapes are inferred by running each new op once on a small zero batch, which
+also turns a shape mismatch into an error that names the op's path.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import fx, nn
+
+from automl.nn.registry import CompileError, OpRegistry, Shape, default_op_registry
+from automl.space import OUTPUTS, Architecture
+
+_PROBE_BATCH = 2
+
+
+@dataclass
+class CompiledModel:
+    """A compiled candidate and what was learnt while compiling it."""
+
+    module: fx.GraphModule
+    input_shapes: dict[str, Shape]
+    output_shapes: list[Shape]
+    parameter_count: int
+
+
+def module_name(path: str) -> str:
+    """A torch submodule name for an op path (torch forbids '.')."""
+    return path.replace(".", "__")
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+def _resolve(values: Mapping[str, Any], num_outputs: int | None, path: str) -> dict[str, Any]:
+    resolved = {}
+    for key, value in values.items():
+        if value is OUTPUTS:
+            if num_outputs is None:
+                raise CompileError(f"{path}.{key} is OUTPUTS but no number of outputs was given")
+            value = num_outputs
+        resolved[key] = value
+    return resolved
+
+
+def build_op(
+    registry: OpRegistry, path: str, kind: str, values: Mapping[str, Any], inputs: list[torch.Tensor]
+) -> tuple[nn.Module | Callable[..., torch.Tensor], torch.Tensor]:
+    """Build one op for these probe inputs and return it with its probe output."""
+    spec = registry.get(kind)
+    shapes = [tuple(tensor.shape[1:]) for tensor in inputs]
+    try:
+        built = spec.build(shapes, **values)
+        with torch.no_grad():
+            if isinstance(built, nn.Module):
+                built.eval()
+            output = built(*inputs)
+            if isinstance(built, nn.Module):
+                built.train()
+    except CompileError as error:
+        raise CompileError(f"{path} ({kind}): {error}") from None
+    except TypeError as error:
+        raise CompileError(f"{path} ({kind}): bad hyperparameters {dict(values)!r}: {error}") from None
+    except RuntimeError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise CompileError(f"{path} ({kind}) cannot take inputs of shape {shapes}: {first_line}") from None
+    return built, output
+
+
+def compile_graph(
+    graph: nx.DiGraph,
+    input_shapes: Mapping[str, Shape] | Shape,
+    num_outputs: int | None = None,
+    registry: OpRegistry | None = None,
+) -> CompiledModel:
+    """Turn the graph of ``Architecture.to_networkx()`` into a torch module."""
+    registry = registry or default_op_registry()
+    input_names: list[str] = graph.graph["inputs"]
+    if not isinstance(input_shapes, Mapping):
+        if len(input_names) != 1:
+            raise CompileError(f"the space has inputs {input_names}; give a shape for each")
+        input_shapes = {input_names[0]: tuple(input_shapes)}
+    missing = [name for name in input_names if name not in input_shapes]
+    if missing:
+        raise CompileError(f"no input shape given for {', '.join(missing)}")
+    outputs: list[str] = graph.graph["outputs"]
+    needed = set(outputs)
+    for output in outputs:
+        needed |= nx.ancestors(graph, output)
+
+    root = nn.Module()
+    fx_graph = fx.Graph()
+    nodes: dict[str, fx.Node] = {}
+    probes: dict[str, torch.Tensor] = {}
+    for name in input_names:
+        nodes[name] = fx_graph.placeholder(name)
+        probes[name] = torch.zeros((_PROBE_BATCH, *input_shapes[name]))
+    for path in nx.topological_sort(graph):
+        attributes = graph.nodes[path]
+        if attributes["kind"] == "input" or path not in needed:
+            continue
+        sources = attributes["inputs"]
+        values = _resolve(attributes["hyperparameters"], num_outputs, path)
+        built, probe = build_op(registry, path, attributes["kind"], values, [probes[source] for source in sources])
+        arguments = tuple(nodes[source] for source in sources)
+        if isinstance(built, nn.Identity):
+            nodes[path] = arguments[0]
+        elif isinstance(built, nn.Module):
+            root.add_module(module_name(path), built)
+            nodes[path] = fx_graph.call_module(module_name(path), arguments)
+        elif isinstance(built, functools.partial):
+            nodes[path] = fx_graph.call_function(built.func, arguments, dict(built.keywords))
+        else:
+            nodes[path] = fx_graph.call_function(built, arguments)
+        probes[path] = probe
+    results = [nodes[output] for output in outputs]
+    fx_graph.output(results[0] if len(results) == 1 else tuple(results))
+    module = fx.GraphModule(root, fx_graph, class_name=graph.graph.get("name", "Candidate"))
+    return CompiledModel(
+        module=module,
+        input_shapes={name: tuple(input_shapes[name]) for name in input_names},
+        output_shapes=[tuple(probes[output].shape[1:]) for output in outputs],
+        parameter_count=count_parameters(module),
+    )
+
+
+def compile_architecture(
+    architecture: Architecture,
+    input_shapes: Mapping[str, Shape] | Shape,
+    num_outputs: int | None = None,
+    registry: OpRegistry | None = None,
+) -> CompiledModel:
+    """Compile a fully specified architecture of a space."""
+    return compile_graph(architecture.to_networkx(), input_shapes, num_outputs, registry)
