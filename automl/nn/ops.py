@@ -72,7 +72,9 @@ def build_conv(
     convolution = nn.Conv1d if spatial == 1 else nn.Conv2d
     if shape[0] % groups:
         raise CompileError(f"conv groups={groups} must divide the {shape[0]} input channels")
-    return convolution(shape[0], filters, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias)
+    return convolution(
+        shape[0], filters, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias
+    )
 
 
 def build_separable_conv(
@@ -85,12 +87,16 @@ def build_separable_conv(
     convolution = nn.Conv1d if spatial == 1 else nn.Conv2d
     padding = dilation * (kernel - 1) // 2
     return nn.Sequential(
-        convolution(channels, channels, kernel, stride=stride, padding=padding, dilation=dilation, groups=channels, bias=False),
+        convolution(
+            channels, channels, kernel, stride=stride, padding=padding, dilation=dilation, groups=channels, bias=False
+        ),
         convolution(channels, _positive_int(filters, "separable_conv filters"), 1, bias=False),
     )
 
 
-def build_dilated_conv(shapes: list[Shape], filters: int, kernel: int = 3, dilation: int = 2, stride: int = 1) -> nn.Module:
+def build_dilated_conv(
+    shapes: list[Shape], filters: int, kernel: int = 3, dilation: int = 2, stride: int = 1
+) -> nn.Module:
     return build_conv(shapes, filters, kernel, stride=stride, dilation=dilation)
 
 
@@ -122,7 +128,9 @@ def build_dropout(shapes: list[Shape], p: float = 0.5) -> nn.Module:
     return nn.Dropout(float(p))
 
 
-def _build_pool(kind: str, shapes: list[Shape], kernel: int = 2, stride: int | None = None, padding: int = 0) -> nn.Module:
+def _build_pool(
+    kind: str, shapes: list[Shape], kernel: int = 2, stride: int | None = None, padding: int = 0
+) -> nn.Module:
     shape = _single(shapes, f"{kind}_pool")
     spatial = _spatial_rank(shape, f"{kind}_pool", (1, 2))
     if any(size < kernel for size in shape[1:]) and padding == 0:
@@ -215,7 +223,9 @@ def builtin_op_specs() -> list[OpSpec]:
         OpSpec("dropout", build_dropout, "dropout: p"),
         OpSpec("max_pool", functools.partial(_build_pool, "max"), "max pooling: kernel, stride, padding"),
         OpSpec("avg_pool", functools.partial(_build_pool, "avg"), "average pooling: kernel, stride, padding"),
-        OpSpec("global_avg_pool", functools.partial(_build_global_pool, "avg"), "global average pooling to (channels,)"),
+        OpSpec(
+            "global_avg_pool", functools.partial(_build_global_pool, "avg"), "global average pooling to (channels,)"
+        ),
         OpSpec("global_max_pool", functools.partial(_build_global_pool, "max"), "global max pooling to (channels,)"),
         OpSpec("flatten", build_flatten, "flatten to (features,)"),
         OpSpec("identity", build_identity, "pass the input through"),

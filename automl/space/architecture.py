@@ -128,7 +128,9 @@ class Architecture:
                     open_paths.append(path)
         return open_paths
 
-    def add_op(self, kind: str, /, inputs: Sequence[Any], hyperparameters: dict[str, Any], name: str | None = None) -> Output:
+    def add_op(
+        self, kind: str, /, inputs: Sequence[Any], hyperparameters: dict[str, Any], name: str | None = None
+    ) -> Output:
         checked = self._check_inputs(f"op {kind}", inputs)
         path = self._new_path(name or kind)
         module = OpModule(self, path, kind, checked, dict(hyperparameters))
@@ -178,7 +180,7 @@ class Architecture:
         produced = list(produced)
         if len(produced) != len(module.outputs):
             raise SpaceError(
-                f"{module.kind} at {module.path} built {len(produced)} outputs where {len(module.outputs)} were declared"
+                f"{module.kind} at {module.path} built {len(produced)} outputs, not the {len(module.outputs)} declared"
             )
         for placeholder, output in zip(module.outputs, self._check_inputs(module.kind, produced)):
             placeholder.forward_to = output

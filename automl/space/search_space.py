@@ -63,9 +63,7 @@ class SearchSpace:
         while (decision := architecture.next_decision()) is not None:
             path, hyperparameter = decision
             if path not in decisions:
-                raise InvalidDecisionError(
-                    f"the candidate has no value for {path!r} ({hyperparameter.describe()})"
-                )
+                raise InvalidDecisionError(f"the candidate has no value for {path!r} ({hyperparameter.describe()})")
             architecture.assign(path, decisions.pop(path))
         if decisions:
             raise InvalidDecisionError(

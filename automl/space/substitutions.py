@@ -77,7 +77,13 @@ class Or:
                 return _as_outputs(self.branches[key](*wires), f"branch {key!r} of {module.path}")
 
         outputs = architecture.add_substitution(
-            "or", flat, {"branch": self.branch if self.branch is not None else Choice(list(self.branches))}, expand, {"branches": self.branches}, self.name, self.output_count
+            "or",
+            flat,
+            {"branch": self.branch if self.branch is not None else Choice(list(self.branches))},
+            expand,
+            {"branches": self.branches},
+            self.name,
+            self.output_count,
         )
         return _single_or_tuple(outputs)
 
@@ -144,7 +150,13 @@ class Optional:
             return built
 
         outputs = architecture.add_substitution(
-            "optional", flat, {"present": self.present if self.present is not None else Bool()}, expand, {"block": self.block}, self.name, len(flat)
+            "optional",
+            flat,
+            {"present": self.present if self.present is not None else Bool()},
+            expand,
+            {"block": self.block},
+            self.name,
+            len(flat),
         )
         return _single_or_tuple(outputs)
 
