@@ -1,0 +1,183 @@
+"""The Python API: ``automl.search(space, data, ...)`` returns a finished study."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from automl.data import Dataset, DataSplits, load_dataset, split_dataset
+from automl.engine.evaluation import Evaluator, Objective
+from automl.engine.search import Budget, SearchDriver, final_test, start_context
+from automl.engine.space_loader import load_space
+from automl.engine.storage import StudyError, StudyStorage, Trial
+from automl.engine.study import Study
+from automl.nn import CompileError, compile_architecture
+from automl.plugins import Plugins, load_plugins
+from automl.space import SearchSpace, SpaceError
+from automl.training import TrainingSettings
+
+
+class SearchSetupError(ValueError):
+    """The search cannot start: a bad combination of options."""
+
+
+def _splits(
+    data: Any, target: str | None, seed: int, validation_fraction: float, test_fraction: float, datasets: Mapping
+) -> tuple[DataSplits | None, str | None]:
+    if data is None:
+        return None, None
+    if isinstance(data, DataSplits):
+        return data, "splits given in Python"
+    if isinstance(data, (str, Path)):
+        data = load_dataset(str(data), target=target, seed=seed, datasets=datasets)
+    if not isinstance(data, Dataset):
+        raise SearchSetupError(f"data must be a data set name, a file path, a Dataset or DataSplits, not {type(data)}")
+    splits = split_dataset(data, validation_fraction=validation_fraction, test_fraction=test_fraction, seed=seed)
+    return splits, data.describe()
+
+
+def _standardisation(splits: DataSplits | None) -> dict[str, Any] | None:
+    if splits is None or getattr(splits, "feature_mean", None) is None:
+        return None
+    return {"mean": splits.feature_mean.tolist(), "scale": splits.feature_scale.tolist()}
+
+
+def _check_space_compiles(space: SearchSpace, splits: DataSplits, registry: Any) -> None:
+    try:
+        compile_architecture(space.default(), splits.input_shape, splits.num_outputs, registry)
+    except CompileError as error:
+        raise SpaceError(f"space {space.name!r} does not compile for inputs {splits.input_shape}: {error}") from None
+
+
+def search(
+    space: SearchSpace | str,
+    data: Any = None,
+    *,
+    strategy: str = "random",
+    trials: int = 20,
+    time_budget: float | None = None,
+    epochs: int = 20,
+    trial_seconds: float | None = None,
+    seed: int = 0,
+    study: str | Path | None = None,
+    resume: bool = False,
+    objective: Objective | None = None,
+    direction: str = "maximize",
+    target: str | None = None,
+    device: str = "auto",
+    training: TrainingSettings | Mapping[str, Any] | None = None,
+    strategy_options: Mapping[str, Any] | None = None,
+    max_parameters: int | None = None,
+    validation_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    plugins: Plugins | None = None,
+    on_trial: Callable[[Trial, Study], None] | None = None,
+    on_start: Callable[[Study, int], None] | None = None,
+) -> Study:
+    """Search ``space`` and return the study.
+
+    ``data`` is a built-in data set name, a CSV/Parquet/NPZ path (with
+    ``target``), a ``Dataset`` or ``DataSplits``; or give ``objective``, a
+    callable that scores a candidate (``direction`` says whether to maximise
+    or minimise it) instead of the built-in training. The study lives in the
+    SQLite file ``study`` (a temporary one when None); ``resume=True``
+    continues it.
+    """
+    if direction not in ("maximize", "minimize"):
+        raise SearchSetupError(f"direction must be 'maximize' or 'minimize', not {direction!r}")
+    if data is None and objective is None:
+        raise SearchSetupError("give data to train candidates on, or an objective that scores them")
+    plugins = plugins or load_plugins()
+    if isinstance(space, str):
+        space_reference = space
+        space = load_space(space)
+    else:
+        space_reference = getattr(space, "name", "space")
+    strategy_class = plugins.strategy(strategy)
+    budget = Budget(trials=trials, seconds=time_budget)
+    splits, data_description = _splits(
+        data, target, seed, validation_fraction, test_fraction, plugins.datasets() if data is not None else {}
+    )
+    if isinstance(training, TrainingSettings):
+        settings = training
+    else:
+        settings = TrainingSettings(epochs=epochs, seconds=trial_seconds).updated(dict(training or {}))
+    registry = plugins.op_registry()
+    if splits is not None and objective is None:
+        _check_space_compiles(space, splits, registry)
+    evaluator = Evaluator(
+        space=space,
+        splits=splits,
+        settings=settings,
+        op_registry=registry,
+        device=device,
+        objective=objective,
+        max_parameters=max_parameters,
+        trial_seconds=trial_seconds,
+        direction=direction,
+    )
+
+    if study is None:
+        study = Path(tempfile.mkdtemp(prefix="automl-")) / "study.db"
+    storage = StudyStorage(study, create=True)
+    try:
+        meta = storage.meta()
+        has_trials = storage.next_number() > 0
+        if has_trials and not resume:
+            raise StudyError(
+                f"study {storage.path} already has trials; pass --resume to continue it, or choose a new --study path"
+            )
+        if has_trials and (meta.get("strategy"), meta.get("seed")) != (strategy, seed):
+            raise StudyError(
+                f"study {storage.path} was run with strategy {meta.get('strategy')!r} and seed {meta.get('seed')}; "
+                "resume it with the same ones"
+            )
+        storage.set_meta(
+            {
+                "space": space_reference,
+                "space_name": space.name,
+                "strategy": strategy,
+                "strategy_options": dict(strategy_options or {}),
+                "seed": seed,
+                "direction": direction,
+                "trials_requested": trials,
+                "data": data_description,
+                "data_source": str(data) if isinstance(data, (str, Path)) else None,
+                "target": target,
+                "validation_fraction": validation_fraction,
+                "test_fraction": test_fraction,
+                "standardisation": _standardisation(splits),
+                "task": splits.task if splits else None,
+                "input_shape": list(splits.input_shape) if splits else None,
+                "num_outputs": splits.num_outputs if splits else None,
+                "feature_names": list(splits.feature_names) if splits else None,
+                "training": settings.to_dict(),
+                "device": device,
+            }
+        )
+        driver_study = Study(storage)
+
+        def report(key: str, value: Any) -> None:
+            storage.set_meta({f"strategy.{key}": value})
+
+        strategy_instance = strategy_class()
+        strategy_instance.setup(space, start_context(seed, trials, dict(strategy_options or {}), evaluator, report))
+        driver = SearchDriver(
+            storage=storage,
+            strategy=strategy_instance,
+            evaluator=evaluator,
+            budget=budget,
+            seed=seed,
+            events=plugins.events,
+            on_trial=on_trial,
+        )
+        if on_start is not None:
+            on_start(driver_study, storage.finished_count())
+        result = driver.run()
+        final_test(result, evaluator)
+        return result
+    except BaseException:
+        storage.close()
+        raise

@@ -1,0 +1,183 @@
+"""The ``automl`` command: search, strategies, show, export, rank.
+
+A user's mistake (a bad space file, an unknown strategy, a missing column, a
+file that is not a study) ends with one line on stderr and exit status 2, never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from automl.cli.errors import USER_ERRORS, UsageProblem
+
+
+class AutomlGroup(click.Group):
+    """Turns user errors into one line and exit status 2."""
+
+    def invoke(self, context: click.Context) -> Any:
+        try:
+            return super().invoke(context)
+        except USER_ERRORS as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            click.echo(f"error: {message}", err=True)
+            sys.exit(2)
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise UsageProblem(f"--strategy-option takes KEY=VALUE, got {pair!r}")
+        options[key.strip()] = _parse_value(value.strip())
+    return options
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_config(context: click.Context, config: Path | None) -> dict[str, Any]:
+    """Values from a TOML file for the options not given on the command line."""
+    if config is None:
+        return {}
+    try:
+        data = tomllib.loads(config.read_text())
+    except FileNotFoundError:
+        raise UsageProblem(f"config file {config} not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageProblem(f"config file {config} is not valid TOML: {error}") from None
+    data = data.get("search", data)
+    known = {parameter.name for parameter in context.command.params}
+    values = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name == "strategy_options" and isinstance(value, dict):
+            values[name] = value
+            continue
+        if name not in known:
+            raise UsageProblem(f"config file {config}: unknown option {key!r}")
+        source = context.get_parameter_source(name)
+        if source in (click.core.ParameterSource.DEFAULT, None):
+            values[name] = value
+    return values
+
+
+@click.group(cls=AutomlGroup)
+@click.version_option(package_name="automl")
+def cli() -> None:
+    """automl: search neural architectures and hyperparameters together."""
+
+
+@cli.command("search")
+@click.argument("space", required=False)
+@click.option("--data", "-d", help="Built-in data set (see `automl datasets`) or a CSV/Parquet/NPZ file.")
+@click.option("--target", "-t", help="Target column of a CSV/Parquet file.")
+@click.option(
+    "--strategy", "-s", default="random", show_default=True, help="Search strategy (see `automl strategies`)."
+)
+@click.option("--trials", "-n", type=int, default=20, show_default=True, help="Trials to finish.")
+@click.option("--time-budget", type=float, help="Wall-clock seconds for the whole search.")
+@click.option(
+    "--epochs", type=int, default=20, show_default=True, help="Epochs per trial (early stopping may end sooner)."
+)
+@click.option("--trial-seconds", type=float, help="Per-trial time limit; a trial past it fails.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--max-parameters", type=int, help="Fail candidates with more parameters than this.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--study", type=click.Path(path_type=Path), help="SQLite file of the study [runs/<space>-<strategy>.db].")
+@click.option("--resume", is_flag=True, help="Continue the study where it stopped.")
+@click.option("--fresh", is_flag=True, help="Delete an existing study file first.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--strategy-option", "strategy_option", multiple=True, help="KEY=VALUE passed to the strategy.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML file with any of these options.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def search_command(context: click.Context, **options: Any) -> None:
+    """Search SPACE (a file.py or file.py:function) on --data."""
+    from automl.cli.search_command import run_search
+
+    options.update(_apply_config(context, options.get("config")))
+    strategy_options = dict(options.pop("strategy_options", {}) or {})
+    strategy_options.update(_parse_options(tuple(options.pop("strategy_option") or ())))
+    run_search(strategy_options=strategy_options, **options)
+
+
+@cli.command("strategies")
+def strategies_command() -> None:
+    """List the search strategies installed (built-in and plugins)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from automl.plugins import load_plugins
+
+    plugins = load_plugins()
+    table = Table("strategy", "plugin", "description")
+    for name, provided in sorted(plugins.strategies().items()):
+        table.add_row(name, provided.plugin, provided.description)
+    console = Console()
+    console.print(table)
+    for failure in plugins.failures:
+        console.print(f"[yellow]warning:[/] {failure}")
+
+
+@cli.command("datasets")
+def datasets_command() -> None:
+    """List the built-in data sets (no network needed)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from automl.plugins import load_plugins
+
+    table = Table("data set", "description")
+    for name, dataset in sorted(load_plugins().datasets().items()):
+        table.add_row(name, dataset.description)
+    Console().print(table)
+
+
+@cli.command("show")
+@click.argument("study", type=click.Path(path_type=Path))
+@click.option("--top", type=int, help="Only the K best trials.")
+def show_command(study: Path, top: int | None) -> None:
+    """Show the trials and the best candidate of a STUDY file."""
+    from automl.cli.show_command import show
+
+    show(study, top)
+
+
+@cli.command("export")
+@click.argument("study", type=click.Path(path_type=Path))
+@click.option("--trial", type=int, help="Trial number [the best].")
+@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Directory to write to.")
+def export_command(study: Path, trial: int | None, output: Path) -> None:
+    """Export a trained model: state_dict, architecture JSON and a torch.export program."""
+    from automl.cli.export_command import export
+
+    export(study, trial, output)
+
+
+def _add_rank_command() -> None:
+    from automl.cli.rank_command import rank_command
+
+    cli.add_command(rank_command)
+
+
+_add_rank_command()
+
+
+def main() -> None:
+    cli(prog_name="automl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The engine: search loop, budgets, runners, study storage and resume."""

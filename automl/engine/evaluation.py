@@ -1,0 +1,100 @@
+"""Evaluate one candidate: replay, compile, train under its limits, and score.
+
+Everything a trial can raise is turned into a failed result with its reason, so
+a crashing, NaN or timed-out trial never stops the search.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from automl.engine.limits import time_limit
+from automl.nn import CompileError, compile_architecture
+from automl.space import Candidate, SearchSpace, SpaceError
+from automl.strategies.base import TrialResult
+from automl.training import TrainingSettings, TrialFailure, resolve_device, train_model
+
+Objective = Callable[[Candidate], Any]
+
+
+@dataclass
+class Evaluator:
+    """What every trial of one search needs; picklable so workers can receive it."""
+
+    space: SearchSpace
+    splits: Any = None
+    settings: TrainingSettings | None = None
+    op_registry: Any = None
+    device: str = "auto"
+    objective: Objective | None = None
+    max_parameters: int | None = None
+    trial_seconds: float | None = None
+    direction: str = "maximize"
+
+    def __call__(self, candidate: Candidate, seed: int) -> tuple[TrialResult, dict[str, Any] | None]:
+        """The result, and the trained weights (None for user objectives and failures)."""
+        started = time.monotonic()
+        try:
+            with time_limit(self.trial_seconds):
+                if self.objective is not None:
+                    return self._run_objective(candidate), None
+                return self._train(candidate, seed, started)
+        except TrialFailure as failure:
+            return _failed(str(failure), started), None
+        except (SpaceError, CompileError) as error:
+            return _failed(f"invalid candidate: {error}", started), None
+        except Exception as error:  # a crashing trial is recorded, and the search goes on
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            detail = f"{type(error).__name__}: {error} ({where.filename}:{where.lineno})"
+            return _failed(f"crashed: {detail}", started), None
+
+    def _run_objective(self, candidate: Candidate) -> TrialResult:
+        started = time.monotonic()
+        returned = self.objective(candidate)
+        metrics: dict[str, Any] = {}
+        if isinstance(returned, Mapping):
+            if "score" not in returned:
+                raise TrialFailure("the objective returned a mapping without a 'score'")
+            metrics = {key: value for key, value in returned.items() if key != "score"}
+            returned = returned["score"]
+        try:
+            value = float(returned)
+        except (TypeError, ValueError):
+            raise TrialFailure(f"the objective returned {returned!r}, not a number") from None
+        if not math.isfinite(value):
+            raise TrialFailure(f"the objective returned {value}")
+        metrics.update({"value": value, "seconds": time.monotonic() - started})
+        score = value if self.direction == "maximize" else -value
+        return TrialResult("complete", score, metrics)
+
+    def _train(self, candidate: Candidate, seed: int, started: float) -> tuple[TrialResult, dict[str, Any]]:
+        if self.splits is None or self.settings is None:
+            raise TrialFailure("no data to train on: give data, or an objective")
+        architecture = self.space.replay(candidate)
+        settings = self.settings.updated(architecture.training_values())
+        compiled = compile_architecture(
+            architecture, self.splits.input_shape, num_outputs=self.splits.num_outputs, registry=self.op_registry
+        )
+        if self.max_parameters is not None and compiled.parameter_count > self.max_parameters:
+            raise TrialFailure(f"too large: {compiled.parameter_count} parameters (limit {self.max_parameters})")
+        deadline = None if self.trial_seconds is None else started + self.trial_seconds
+        outcome = train_model(
+            compiled.module, self.splits, settings, seed, resolve_device(self.device), deadline=deadline
+        )
+        metrics = {
+            "validation_loss": outcome.validation_loss,
+            "parameters": compiled.parameter_count,
+            "epochs": outcome.epochs,
+            "seconds": time.monotonic() - started,
+            "metric": "accuracy" if self.splits.task == "classification" else "r2",
+        }
+        return TrialResult("complete", outcome.score, metrics), outcome.state_dict
+
+
+def _failed(reason: str, started: float) -> TrialResult:
+    return TrialResult("failed", None, {"seconds": time.monotonic() - started}, reason)

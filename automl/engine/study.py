@@ -1,0 +1,67 @@
+"""The read side of a study: trials, the best one, and what the search recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from automl.engine.storage import COMPLETE, FAILED, RUNNING, StudyStorage, Trial
+
+
+class Study:
+    """A study database opened for reading (and, by the search driver, writing)."""
+
+    def __init__(self, storage: StudyStorage) -> None:
+        self.storage = storage
+
+    @classmethod
+    def open(cls, path: str | Path) -> Study:
+        return cls(StudyStorage(path))
+
+    @property
+    def path(self) -> Path:
+        return self.storage.path
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.storage.meta()
+
+    @property
+    def trials(self) -> list[Trial]:
+        return self.storage.trials()
+
+    def completed(self) -> list[Trial]:
+        return self.storage.trials(COMPLETE)
+
+    def failed(self) -> list[Trial]:
+        return self.storage.trials(FAILED)
+
+    def running(self) -> list[Trial]:
+        return self.storage.trials(RUNNING)
+
+    @property
+    def best_trial(self) -> Trial | None:
+        completed = self.completed()
+        if not completed:
+            return None
+        return max(completed, key=lambda trial: (trial.score, -trial.number))
+
+    def objective_value(self, trial: Trial) -> float | None:
+        """The score as the user sees it (the objective's own sign)."""
+        if trial.score is None:
+            return None
+        return -trial.score if self.meta.get("direction") == "minimize" else trial.score
+
+    @property
+    def test_score(self) -> float | None:
+        return self.meta.get("test_score")
+
+    @property
+    def artifacts(self) -> Path:
+        return self.path.with_name(self.path.name + ".artifacts")
+
+    def close(self) -> None:
+        self.storage.close()
+
+    def __repr__(self) -> str:
+        return f"<Study {self.path} trials={len(self.trials)}>"
