@@ -57,18 +57,21 @@ def _apply_config(context: click.Context, config: Path | None) -> dict[str, Any]
     except tomllib.TOMLDecodeError as error:
         raise UsageProblem(f"config file {config} is not valid TOML: {error}") from None
     data = data.get("search", data)
-    known = {parameter.name for parameter in context.command.params}
+    parameters = {parameter.name: parameter for parameter in context.command.params}
     values = {}
     for key, value in data.items():
         name = key.replace("-", "_")
         if name == "strategy_options" and isinstance(value, dict):
             values[name] = value
             continue
-        if name not in known:
+        if name not in parameters:
             raise UsageProblem(f"config file {config}: unknown option {key!r}")
         source = context.get_parameter_source(name)
         if source in (click.core.ParameterSource.DEFAULT, None):
-            values[name] = value
+            try:
+                values[name] = parameters[name].type_cast_value(context, value)
+            except click.BadParameter as error:
+                raise UsageProblem(f"config file {config}: {key} = {value!r}: {error.message}") from None
     return values
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from automl.engine.limits import time_limit
 from automl.nn import CompileError, compile_architecture
 from automl.space import Candidate, SearchSpace, SpaceError
@@ -77,6 +79,7 @@ class Evaluator:
             raise TrialFailure("no data to train on: give data, or an objective")
         architecture = self.space.replay(candidate)
         settings = self.settings.updated(architecture.training_values())
+        torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
         compiled = compile_architecture(
             architecture, self.splits.input_shape, num_outputs=self.splits.num_outputs, registry=self.op_registry
         )

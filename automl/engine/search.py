@@ -17,14 +17,14 @@ from typing import Any
 import torch
 
 from automl.engine.evaluation import Evaluator
-from automl.engine.runners import Finished, InProcessRunner, Runner
+from automl.engine.runners import InProcessRunner, Runner
 from automl.engine.storage import COMPLETE, FAILED, RUNNING, StudyError, StudyStorage, Trial
 from automl.engine.study import Study
 from automl.nn import compile_architecture
 from automl.space import Candidate
 from automl.strategies.base import Strategy, StrategyContext, TrialResult
 from automl.training import evaluate, resolve_device
-from automl.training.trainer import as_tensors
+from automl.training.trainer import as_tensors, target_scaling
 
 
 @dataclass
@@ -191,7 +191,7 @@ def final_test(study: Study, evaluator: Evaluator) -> float | None:
     compiled.module.load_state_dict(torch.load(path, weights_only=True))
     device = resolve_device(evaluator.device)
     compiled.module.to(device)
-    features, target = as_tensors(splits.test, splits.task, device)
+    features, target = as_tensors(splits.test, splits.task, device, target_scaling(splits))
     score, loss = evaluate(compiled.module, features, target, splits.task)
     study.storage.set_meta({"test_score": score, "test_loss": loss, "test_trial": best.number, "model": str(path)})
     return score

@@ -36,10 +36,29 @@ class TrainingOutcome:
     state_dict: dict[str, Any] | None = None
 
 
-def as_tensors(split: Any, task: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def target_scaling(splits: Any) -> tuple[float, float]:
+    """Mean and scale of a regression target on the training split (identity for classification).
+
+    Regression targets are trained standardised, so the learning rate means
+    the same for a target in the hundreds as for one near 1; R² is unchanged.
+    """
+    if splits.task != "regression":
+        return 0.0, 1.0
+    target = np.asarray(splits.train.target, dtype=np.float64)
+    scale = float(target.std())
+    return float(target.mean()), scale if scale > 0 else 1.0
+
+
+def as_tensors(
+    split: Any, task: str, device: torch.device, scaling: tuple[float, float] = (0.0, 1.0)
+) -> tuple[torch.Tensor, torch.Tensor]:
     features = torch.as_tensor(np.ascontiguousarray(split.features), dtype=torch.float32, device=device)
-    target_type = torch.long if task == "classification" else torch.float32
-    target = torch.as_tensor(np.ascontiguousarray(split.target), dtype=target_type, device=device)
+    if task == "classification":
+        target = torch.as_tensor(np.ascontiguousarray(split.target), dtype=torch.long, device=device)
+    else:
+        shift, scale = scaling
+        values = (np.asarray(split.target, dtype=np.float64) - shift) / scale
+        target = torch.as_tensor(values, dtype=torch.float32, device=device)
     return features, target
 
 
@@ -99,8 +118,9 @@ def train_model(
     generator = torch.Generator(device="cpu").manual_seed(seed)
     task = splits.task
     module.to(device)
-    train_features, train_target = as_tensors(splits.train, task, device)
-    validation_features, validation_target = as_tensors(splits.validation, task, device)
+    scaling = target_scaling(splits)
+    train_features, train_target = as_tensors(splits.train, task, device, scaling)
+    validation_features, validation_target = as_tensors(splits.validation, task, device, scaling)
     optimizer = _optimizer(module, settings)
     loss_function = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
     rows = len(train_features)

@@ -1,0 +1,158 @@
+"""The `automl` command: bad input gives one line and exit status 2; a small search works end to end."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTOML = [sys.executable, "-m", "automl.cli.main"]
+
+
+def run_process(*arguments, cwd=ROOT):
+    return subprocess.run([*AUTOML, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=240)
+
+
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run(*arguments):
+    """In-process (fast); the end-to-end test below runs a real process."""
+    from click.testing import CliRunner
+
+    from automl.cli.main import cli
+
+    previous = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = CliRunner().invoke(cli, list(map(str, arguments)), catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def assert_one_line_error(result, expected):
+    assert result.returncode == 2, result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    return path
+
+
+def test_missing_space_file(tmp_path):
+    assert_one_line_error(run("search", tmp_path / "nope.py", "--data", "wine", "--study", tmp_path / "s.db"), "not found")
+
+
+def test_malformed_space_file(tmp_path):
+    space = tmp_path / "broken.py"
+    space.write_text("from automl import space as s\n@s.search_space\ndef f(x:\n    return x\n")
+    assert_one_line_error(run("search", space, "--data", "wine", "--study", tmp_path / "s.db"), "syntax error")
+
+
+def test_space_file_without_a_space(tmp_path):
+    space = tmp_path / "empty.py"
+    space.write_text("x = 1\n")
+    assert_one_line_error(run("search", space, "--data", "wine", "--study", tmp_path / "s.db"), "no @search_space")
+
+
+def test_unknown_strategy(tmp_path):
+    result = run("search", "search_spaces/mlp.py", "--data", "wine", "--strategy", "genetic", "--study", tmp_path / "s.db")
+    assert_one_line_error(result, "unknown strategy 'genetic'")
+
+
+def test_unknown_data_set(tmp_path):
+    assert_one_line_error(run("search", "search_spaces/mlp.py", "--data", "mnist", "--study", tmp_path / "s.db"), "mnist")
+
+
+def test_missing_target_column(tmp_path, csv_file):
+    result = run("search", "search_spaces/mlp.py", "--data", csv_file, "--target", "lable", "--study", tmp_path / "s.db")
+    assert_one_line_error(result, "lable")
+
+
+def test_non_numeric_column(tmp_path):
+    path = tmp_path / "text.csv"
+    path.write_text("name,b,label\n" + "".join(f"n{i},{i},{i % 2}\n" for i in range(20)))
+    result = run("search", "search_spaces/mlp.py", "--data", path, "--target", "label", "--study", tmp_path / "s.db")
+    assert_one_line_error(result, "name")
+
+
+def test_empty_data_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    result = run("search", "search_spaces/mlp.py", "--data", path, "--target", "label", "--study", tmp_path / "s.db")
+    assert_one_line_error(result, "empty")
+
+
+def test_study_file_that_is_not_a_study(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database")
+    assert_one_line_error(run("show", path), "not a study")
+    result = run("search", "search_spaces/mlp.py", "--data", "wine", "--study", path)
+    assert_one_line_error(result, "not a study")
+    assert path.read_text() == "these are my notes, not a database"
+
+
+def test_sqlite_file_that_is_not_a_study(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER)")
+    assert_one_line_error(run("show", path), "not an automl study")
+
+
+def test_bad_strategy_option(tmp_path):
+    result = run("search", "search_spaces/mlp.py", "--data", "wine", "--strategy-option", "c", "--study", tmp_path / "s.db")
+    assert_one_line_error(result, "KEY=VALUE")
+
+
+@pytest.mark.slow
+def test_search_show_and_export_end_to_end(tmp_path):
+    study = tmp_path / "wine.db"
+    result = run_process("search", "search_spaces/mlp.py", "--data", "wine", "--trials", "2", "--epochs", "3", "--study", study, "-q")
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
+    shown = run_process("show", study)
+    assert shown.returncode == 0 and "complete" in shown.stdout
+    exported = run_process("export", study, "-o", tmp_path / "model")
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "model" / "model.pt2").exists()
+    assert (tmp_path / "model" / "architecture.json").exists()
+
+
+def test_strategies_lists_random():
+    result = run("strategies")
+    assert result.returncode == 0 and "random" in result.stdout
+
+
+def test_config_file_supplies_options(tmp_path):
+    config = tmp_path / "search.toml"
+    config.write_text(
+        f'space = "search_spaces/tabular.py"\ndata = "wine"\ntrials = 2\nepochs = 2\nstudy = "{tmp_path / "c.db"}"\n'
+    )
+    result = run("search", "--config", config, "-q", "--trials", "1")
+    assert result.returncode == 0, result.stderr
+    from automl.engine.study import Study
+
+    assert len(Study.open(tmp_path / "c.db").trials) == 1  # the command line wins over the file
+
+
+def test_unknown_config_key(tmp_path):
+    config = tmp_path / "search.toml"
+    config.write_text('trails = 3\n')
+    assert_one_line_error(run("search", "search_spaces/mlp.py", "--config", config), "trails")
+
+
+def test_a_real_process_reports_bad_input_without_traceback(tmp_path):
+    assert_one_line_error(run_process("search", "search_spaces/mlp.py", "--data", "mnist"), "mnist")

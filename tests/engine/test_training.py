@@ -1,0 +1,102 @@
+"""Built-in training on the embedded data sets: scores, failures and the final test."""
+
+import pytest
+import torch
+
+import automl
+from automl import space as s
+from automl.data import load_dataset, split_dataset
+
+
+@s.search_space
+def small_mlp(x):
+    x = s.op.linear(x, units=s.Choice([16, 32]))
+    x = s.op.relu(x)
+    return s.op.linear(x, units=s.OUTPUTS)
+
+
+def test_digits_search_reports_validation_and_test_accuracy(tmp_path):
+    study = automl.search(small_mlp, "digits-flat", trials=2, epochs=5, seed=0, study=tmp_path / "d.db")
+    best = study.best_trial
+    assert best.score > 0.8
+    assert best.metrics["metric"] == "accuracy" and best.metrics["parameters"] > 0
+    assert 0.8 < study.test_score <= 1.0
+    assert study.meta["test_trial"] == best.number
+    assert (study.artifacts / f"trial-{best.number}.pt").exists()
+
+
+def test_regression_is_scored_by_r2(tmp_path):
+    study = automl.search(small_mlp, "synthetic-regression", trials=1, epochs=30, study=tmp_path / "r.db")
+    assert study.best_trial.metrics["metric"] == "r2"
+    assert study.best_trial.score > 0.5
+
+
+def test_exploding_training_fails_with_its_reason(tmp_path):
+    @s.search_space
+    def unstable(x):
+        x = s.training(x, learning_rate=1e12, optimizer="sgd")
+        x = s.op.linear(x, units=64)
+        return s.op.linear(x, units=s.OUTPUTS)
+
+    study = automl.search(unstable, "digits-flat", trials=1, epochs=3, study=tmp_path / "n.db")
+    trial = study.trials[0]
+    assert trial.status == "failed"
+    assert "loss became" in trial.error
+
+
+def test_training_past_trial_seconds_fails(tmp_path):
+    study = automl.search(
+        small_mlp, "digits-flat", trials=2, epochs=10_000, trial_seconds=0.5, study=tmp_path / "t.db"
+    )
+    assert [trial.status for trial in study.trials] == ["failed", "failed"]
+    assert all("timed out" in trial.error for trial in study.trials)
+
+
+def test_training_hyperparameters_in_the_space_reach_the_trainer(tmp_path):
+    @s.search_space
+    def tuned(x):
+        x = s.training(x, batch_size=s.Choice([16]), epochs=s.Choice([2]))
+        return s.op.linear(x, units=s.OUTPUTS)
+
+    study = automl.search(tuned, "wine", trials=1, epochs=50, study=tmp_path / "h.db")
+    assert study.trials[0].metrics["epochs"] == 2
+
+
+def test_unknown_training_setting_is_a_failed_trial_with_the_name(tmp_path):
+    @s.search_space
+    def typo(x):
+        x = s.training(x, learnin_rate=0.1)
+        return s.op.linear(x, units=s.OUTPUTS)
+
+    study = automl.search(typo, "wine", trials=1, epochs=1, study=tmp_path / "u.db")
+    assert "learnin_rate" in study.trials[0].error
+
+
+def test_max_parameters_fails_large_candidates(tmp_path):
+    study = automl.search(small_mlp, "digits-flat", trials=3, epochs=1, max_parameters=10, study=tmp_path / "p.db")
+    assert all("too large" in trial.error for trial in study.trials)
+
+
+def test_same_seed_same_training(tmp_path):
+    first = automl.search(small_mlp, "wine", trials=2, epochs=3, seed=4, study=tmp_path / "a.db")
+    second = automl.search(small_mlp, "wine", trials=2, epochs=3, seed=4, study=tmp_path / "b.db")
+    assert [trial.score for trial in first.trials] == [trial.score for trial in second.trials]
+
+
+def test_export_loads_without_the_space(tmp_path):
+    from automl.engine.export import export_trial
+
+    study = automl.search("search_spaces/mlp.py", "digits-flat", trials=2, epochs=2, study=tmp_path / "x.db")
+    written = export_trial(study, None, tmp_path / "out")
+    program = torch.export.load(written["program"]).module()
+    splits = split_dataset(load_dataset("digits-flat"), seed=0)
+    predictions = program(torch.as_tensor(splits.test.features[:5]))
+    assert predictions.shape == (5, 10)
+    retrained = export_trial(study, 1 - study.best_trial.number, tmp_path / "other")
+    assert retrained["weights"].exists()
+
+
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_device_option(tmp_path, device):
+    study = automl.search(small_mlp, "wine", trials=1, epochs=1, device=device, study=tmp_path / f"{device}.db")
+    assert study.trials[0].status == "complete"

@@ -1,0 +1,49 @@
+import pytest
+
+from automl import space as s
+from automl.space import UnboundedSpaceError
+
+
+def test_structure_decided_by_a_float_cannot_be_bounded():
+    @s.search_space
+    def continuous(x):
+        return s.substitute(lambda x, rate: s.op.dropout(x, p=rate), name="drop", rate=s.Float(0.0, 0.5))(x)
+
+    with pytest.raises(UnboundedSpaceError, match="continuous range"):
+        continuous.to_configspace()
+
+
+def test_endless_recursion_cannot_be_bounded():
+    def grow(x, more):
+        x = s.op.relu(x)
+        return s.substitute(grow, name="grow", more=s.Bool())(x) if more else x
+
+    @s.search_space
+    def recursive(x):
+        return s.substitute(grow, name="grow", more=s.Bool())(x)
+
+    with pytest.raises(UnboundedSpaceError, match="past depth"):
+        recursive.to_configspace()
+
+
+def test_float_decisions_inside_branches_are_fine():
+    @s.search_space
+    def space(x):
+        return s.Or([lambda x: s.op.dropout(x, p=s.Float(0.0, 0.5)), lambda x: s.op.relu(x)])(x)
+
+    configuration_space = space.to_configspace(seed=0)
+    assert set(configuration_space) == {"or.branch", "or.0.dropout.p"}
+    for configuration in configuration_space.sample_configuration(20):
+        assert space.replay(space.candidate_from_configuration(configuration)).is_specified
+
+
+def test_tuple_choices_survive_the_round_trip():
+    @s.search_space
+    def cell(x):
+        a, b, c = (s.op.relu(x, name=name) for name in "abc")
+        return s.InputChoice(k=2)(a, b, c)
+
+    configuration_space = cell.to_configspace()
+    candidate = cell.replay({"input_choice.inputs": (0, 2)}).decisions
+    configuration = cell.configuration_from_candidate(configuration_space, candidate)
+    assert cell.candidate_from_configuration(configuration)["input_choice.inputs"] == (0, 2)

@@ -1,0 +1,78 @@
+"""Property tests over every ready space: random candidates are valid, compile, and replay identically."""
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from automl.nn import compile_architecture
+from automl.space import Candidate
+
+SPACES = ["mlp", "tabular", "cnn", "darts_cell"]
+seeds = st.integers(0, 2**32 - 1)
+
+
+@pytest.mark.parametrize("name", SPACES)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=seeds)
+def test_random_candidates_are_valid_and_replay_identically(ready_spaces, name, seed):
+    space, _ = ready_spaces[name]
+    architecture = space.sample(np.random.default_rng(seed))
+    assert architecture.is_specified
+    candidate = Candidate.from_json(Candidate(architecture.decisions).to_json())
+    again = space.replay(candidate)
+    assert nx.utils.graphs_equal(architecture.to_networkx(), again.to_networkx())
+    for path, value in candidate.items():
+        assert again.hyperparameter_at(path).contains(value)
+
+
+@pytest.mark.parametrize("name", SPACES)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=seeds, batch=st.integers(2, 5))
+def test_random_candidates_compile_and_give_the_output_shape(ready_spaces, name, seed, batch):
+    space, shape = ready_spaces[name]
+    compiled = compile_architecture(space.sample(np.random.default_rng(seed)), shape, num_outputs=7)
+    output = compiled.module(torch.randn(batch, *shape))
+    assert output.shape == (batch, 7)
+    assert compiled.parameter_count == sum(parameter.numel() for parameter in compiled.module.parameters())
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_every_configuration_maps_to_a_valid_candidate(ready_spaces, name):
+    space, _ = ready_spaces[name]
+    configuration_space = space.to_configspace(seed=1)
+    for configuration in configuration_space.sample_configuration(200):
+        candidate = space.candidate_from_configuration(configuration)
+        assert space.replay(candidate).is_specified
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_every_candidate_maps_to_a_valid_configuration(ready_spaces, name):
+    space, _ = ready_spaces[name]
+    configuration_space = space.to_configspace(seed=1)
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        candidate = space.sample_candidate(rng)
+        configuration = space.configuration_from_candidate(configuration_space, candidate)
+        configuration.check_valid_configuration()
+        back = space.candidate_from_configuration(configuration)
+        assert list(back) == list(candidate)
+        for path, value in candidate.items():
+            if isinstance(value, float):  # ConfigSpace keeps floats to about 13 digits
+                assert math.isclose(back[path], value, rel_tol=1e-6)
+            else:
+                assert back[path] == value
+
+
+def test_configspace_conditions_follow_branches(ready_spaces):
+    space, _ = ready_spaces["cnn"]
+    configuration_space = space.to_configspace()
+    parents = {condition.child.name: condition for condition in configuration_space.conditions}
+    assert "repeat.1.or.branch" in parents  # the second block exists only for repeat counts >= 2
+    assert set(parents["repeat.1.or.branch"].values) == {2, 3}
+    assert parents["optional.dropout.p"].parent.name == "optional.present"
+    assert parents["optional.dropout.p"].value is True
