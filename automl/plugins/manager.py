@@ -38,7 +38,7 @@ class Plugins:
     def _collect(self, hook_name: str, what: str) -> dict[str, Provided]:
         provided: dict[str, Provided] = {}
         hook = getattr(self.manager.hook, hook_name)
-        for implementation in reversed(hook.get_hookimpls()):
+        for implementation in hook.get_hookimpls():
             for value in implementation.function() or []:
                 name = value.name
                 if name in provided:
@@ -102,5 +102,5 @@ def load_plugins(entry_points: bool = True, extra: Iterable[Any] = ()) -> Plugin
                     f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {first_line}"
                 )
     for plugin in extra:
-        manager.register(plugin)
+        manager.register(plugin, name=getattr(plugin, "__name__", type(plugin).__name__))
     return plugins
