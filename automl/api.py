@@ -9,6 +9,7 @@ from typing import Any
 
 from automl.data import Dataset, DataSplits, load_dataset, split_dataset
 from automl.engine.evaluation import Evaluator, Objective
+from automl.engine.feature_selection import rank_training_features
 from automl.engine.search import Budget, SearchDriver, final_test, start_context
 from automl.engine.space_loader import load_space
 from automl.engine.storage import StudyError, StudyStorage, Trial
@@ -16,7 +17,7 @@ from automl.engine.study import Study
 from automl.nn import CompileError, compile_architecture
 from automl.plugins import Plugins, load_plugins
 from automl.space import SearchSpace, SpaceError
-from automl.training import TrainingSettings
+from automl.training import TrainingSettings, TrainingSettingsError
 
 
 class SearchSetupError(ValueError):
@@ -44,11 +45,23 @@ def _standardisation(splits: DataSplits | None) -> dict[str, Any] | None:
     return {"mean": splits.feature_mean.tolist(), "scale": splits.feature_scale.tolist()}
 
 
-def _check_space_compiles(space: SearchSpace, splits: DataSplits, registry: Any) -> None:
+def _check_space_compiles(space: SearchSpace, evaluator: Evaluator) -> None:
+    """Compile the default architecture once, so a broken space fails before the search starts."""
+    architecture = space.default()
     try:
-        compile_architecture(space.default(), splits.input_shape, splits.num_outputs, registry)
+        splits = evaluator.data_for(evaluator.settings.updated(architecture.training_values()))
+        compile_architecture(architecture, splits.input_shape, splits.num_outputs, evaluator.op_registry)
     except CompileError as error:
-        raise SpaceError(f"space {space.name!r} does not compile for inputs {splits.input_shape}: {error}") from None
+        raise SpaceError(f"space {space.name!r} does not compile for its input: {error}") from None
+    except TrainingSettingsError as error:
+        raise SpaceError(f"space {space.name!r}: {error}") from None
+
+
+def _feature_order(ranking: Any, splits: DataSplits | None) -> list[int] | None:
+    if ranking is None or splits is None:
+        return None
+    position = {name: index for index, name in enumerate(splits.feature_names)}
+    return [position[name] for name in ranking.features]
 
 
 def search(
@@ -72,6 +85,8 @@ def search(
     max_parameters: int | None = None,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    rank_features: str | None = None,
+    keep: int | None = None,
     plugins: Plugins | None = None,
     on_trial: Callable[[Trial, Study], None] | None = None,
     on_start: Callable[[Study, int], None] | None = None,
@@ -104,9 +119,18 @@ def search(
         settings = training
     else:
         settings = TrainingSettings(epochs=epochs, seconds=trial_seconds).updated(dict(training or {}))
+    if keep is not None:
+        settings = settings.updated({"keep_features": keep})
     registry = plugins.op_registry()
-    if splits is not None and objective is None:
-        _check_space_compiles(space, splits, registry)
+    ranking = None
+    if (
+        splits is not None
+        and objective is None
+        and (rank_features or settings.keep_features is not None or "keep_features" in space.default().training)
+    ):
+        ranking = rank_training_features(
+            splits, rank_features or "outrank", seed, [entry.value for entry in plugins.feature_rankers().values()]
+        )
     evaluator = Evaluator(
         space=space,
         splits=splits,
@@ -117,7 +141,10 @@ def search(
         max_parameters=max_parameters,
         trial_seconds=trial_seconds,
         direction=direction,
+        feature_order=_feature_order(ranking, splits),
     )
+    if splits is not None and objective is None:
+        _check_space_compiles(space, evaluator)
 
     if study is None:
         study = Path(tempfile.mkdtemp(prefix="automl-")) / "study.db"
@@ -155,6 +182,8 @@ def search(
                 "feature_names": list(splits.feature_names) if splits else None,
                 "training": settings.to_dict(),
                 "device": device,
+                "feature_ranker": (rank_features or "outrank") if ranking is not None else None,
+                "feature_ranking": ranking.to_records() if ranking is not None else None,
             }
         )
         driver_study = Study(storage)

@@ -10,6 +10,7 @@ class UsageProblem(ValueError):
 def _user_errors() -> tuple[type[BaseException], ...]:
     from automl.api import SearchSetupError
     from automl.data import DataError
+    from automl.engine.feature_selection import FeatureSelectionError
     from automl.engine.storage import StudyError
     from automl.nn import CompileError
     from automl.plugins import PluginError
@@ -23,6 +24,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         SearchSetupError,
         DataError,
         StudyError,
+        FeatureSelectionError,
         CompileError,
         PluginError,
         RankingInputError,

@@ -97,6 +97,8 @@ def cli() -> None:
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--max-parameters", type=int, help="Fail candidates with more parameters than this.")
+@click.option("--rank-features", help="Rank features first (outrank, mi, 3mr) and train on the best ones.")
+@click.option("--keep", type=int, help="Train every candidate on the K best-ranked features.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--study", type=click.Path(path_type=Path), help="SQLite file of the study [runs/<space>-<strategy>.db].")
 @click.option("--resume", is_flag=True, help="Continue the study where it stopped.")

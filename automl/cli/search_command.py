@@ -26,6 +26,8 @@ def run_search(
     batch_size: int,
     learning_rate: float,
     max_parameters: int | None,
+    rank_features: str | None,
+    keep: int | None,
     seed: int,
     study: Path | None,
     resume: bool,
@@ -100,6 +102,8 @@ def run_search(
             training=settings,
             strategy_options=strategy_options,
             max_parameters=max_parameters,
+            rank_features=rank_features,
+            keep=keep,
             on_trial=on_trial,
             on_start=on_start,
         )

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from automl.engine.feature_selection import keep_top_features
 from automl.engine.limits import time_limit
 from automl.nn import CompileError, compile_architecture
 from automl.space import Candidate, SearchSpace, SpaceError
@@ -37,6 +38,15 @@ class Evaluator:
     max_parameters: int | None = None
     trial_seconds: float | None = None
     direction: str = "maximize"
+    feature_order: list[int] | None = None  # column indices, best first, when features were ranked
+
+    def data_for(self, settings: TrainingSettings) -> Any:
+        """The splits a candidate trains on: all features, or its top ``keep_features``."""
+        if settings.keep_features is None:
+            return self.splits
+        if self.feature_order is None:
+            raise TrialFailure("keep_features needs a feature ranking; pass --rank-features (e.g. outrank)")
+        return keep_top_features(self.splits, self.feature_order, int(settings.keep_features))
 
     def __call__(self, candidate: Candidate, seed: int) -> tuple[TrialResult, dict[str, Any] | None]:
         """The result, and the trained weights (None for user objectives and failures)."""
@@ -79,23 +89,24 @@ class Evaluator:
             raise TrialFailure("no data to train on: give data, or an objective")
         architecture = self.space.replay(candidate)
         settings = self.settings.updated(architecture.training_values())
+        splits = self.data_for(settings)
         torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
         compiled = compile_architecture(
-            architecture, self.splits.input_shape, num_outputs=self.splits.num_outputs, registry=self.op_registry
+            architecture, splits.input_shape, num_outputs=splits.num_outputs, registry=self.op_registry
         )
         if self.max_parameters is not None and compiled.parameter_count > self.max_parameters:
             raise TrialFailure(f"too large: {compiled.parameter_count} parameters (limit {self.max_parameters})")
         deadline = None if self.trial_seconds is None else started + self.trial_seconds
-        outcome = train_model(
-            compiled.module, self.splits, settings, seed, resolve_device(self.device), deadline=deadline
-        )
+        outcome = train_model(compiled.module, splits, settings, seed, resolve_device(self.device), deadline=deadline)
         metrics = {
             "validation_loss": outcome.validation_loss,
             "parameters": compiled.parameter_count,
             "epochs": outcome.epochs,
             "seconds": time.monotonic() - started,
-            "metric": "accuracy" if self.splits.task == "classification" else "r2",
+            "metric": "accuracy" if splits.task == "classification" else "r2",
         }
+        if settings.keep_features is not None:
+            metrics["features"] = splits.input_shape[0]
         return TrialResult("complete", outcome.score, metrics), outcome.state_dict
 
 

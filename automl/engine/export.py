@@ -46,7 +46,11 @@ def export_trial(study: Study, trial_number: int | None, output: Path) -> dict[s
     registry = plugins.op_registry()
     space = load_space(meta["space"])
     architecture = space.replay(trial.candidate)
-    input_shape = tuple(meta["input_shape"])
+    settings = TrainingSettings(**meta["training"]).updated(architecture.training_values())
+    input_shape, features = tuple(meta["input_shape"]), meta.get("feature_names")
+    if settings.keep_features is not None and meta.get("feature_ranking"):
+        features = [row["feature"] for row in meta["feature_ranking"]][: int(settings.keep_features)]
+        input_shape = (len(features),)
     compiled = compile_architecture(architecture, input_shape, meta["num_outputs"], registry)
     stored = weights_path(study, trial.number)
     if stored.exists():
@@ -71,7 +75,7 @@ def export_trial(study: Study, trial_number: int | None, output: Path) -> dict[s
         "input_shape": list(input_shape),
         "num_outputs": meta["num_outputs"],
         "task": meta.get("task"),
-        "feature_names": meta.get("feature_names"),
+        "feature_names": features,
         "standardisation": meta.get("standardisation"),
         "graph": graph,
     }
@@ -101,12 +105,17 @@ def _retrain(study: Study, trial: Any, space: Any, registry: Any, plugins: Any) 
         test_fraction=meta.get("test_fraction", 0.2),
         seed=meta["seed"],
     )
+    feature_order = None
+    if meta.get("feature_ranking"):
+        position = {name: index for index, name in enumerate(splits.feature_names)}
+        feature_order = [position[row["feature"]] for row in meta["feature_ranking"]]
     evaluator = Evaluator(
         space=space,
         splits=splits,
         settings=TrainingSettings(**meta["training"]),
         op_registry=registry,
         device=meta.get("device", "auto"),
+        feature_order=feature_order,
     )
     result, weights = evaluator(trial.candidate, trial.seed)
     if weights is None:

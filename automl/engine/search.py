@@ -186,7 +186,7 @@ def final_test(study: Study, evaluator: Evaluator) -> float | None:
     if not path.exists():
         return None
     architecture = evaluator.space.replay(best.candidate)
-    splits = evaluator.splits
+    splits = evaluator.data_for(evaluator.settings.updated(architecture.training_values()))
     compiled = compile_architecture(architecture, splits.input_shape, splits.num_outputs, evaluator.op_registry)
     compiled.module.load_state_dict(torch.load(path, weights_only=True))
     device = resolve_device(evaluator.device)

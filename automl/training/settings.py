@@ -27,6 +27,7 @@ class TrainingSettings:
     momentum: float = 0.9
     patience: int | None = 5
     seconds: float | None = None
+    keep_features: int | None = None  # train on the K best-ranked features (needs a feature ranking)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
