@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sklearn import datasets as sklearn_datasets
 
 from automl.data.dataset import Dataset
 
+
+def _sklearn_datasets() -> Any:
+    """scikit-learn's embedded data sets, imported on use: sklearn takes seconds to import."""
+    from sklearn import datasets
+
+    return datasets
 
 @dataclass(frozen=True)
 class BuiltinDataset:
@@ -52,7 +58,7 @@ def builtin_datasets() -> dict[str, BuiltinDataset]:
 
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Digits pixels scaled from 0..16 to [0, 1], so that unstandardised use is sane too."""
-    bunch = sklearn_datasets.load_digits()
+    bunch = _sklearn_datasets().load_digits()
     pixels = (bunch.images / 16.0).astype(np.float32)
     class_names = [str(label) for label in bunch.target_names]
     return pixels, bunch.target.astype(np.int64), list(bunch.feature_names), class_names
@@ -71,7 +77,7 @@ def _digits_flat(seed: int = 0) -> Dataset:
 
 
 def _wine(seed: int = 0) -> Dataset:
-    bunch = sklearn_datasets.load_wine()
+    bunch = _sklearn_datasets().load_wine()
     return Dataset(
         "wine",
         bunch.data,
@@ -83,7 +89,7 @@ def _wine(seed: int = 0) -> Dataset:
 
 
 def _breast_cancer(seed: int = 0) -> Dataset:
-    bunch = sklearn_datasets.load_breast_cancer()
+    bunch = _sklearn_datasets().load_breast_cancer()
     return Dataset(
         "breast-cancer",
         bunch.data,
@@ -95,7 +101,7 @@ def _breast_cancer(seed: int = 0) -> Dataset:
 
 
 def _synthetic_classification(seed: int = 0) -> Dataset:
-    features, target = sklearn_datasets.make_classification(
+    features, target = _sklearn_datasets().make_classification(
         n_samples=2000, n_features=20, n_informative=10, n_redundant=4, n_classes=3, random_state=seed
     )
     names = [f"feature_{index}" for index in range(features.shape[1])]
@@ -103,7 +109,7 @@ def _synthetic_classification(seed: int = 0) -> Dataset:
 
 
 def _synthetic_regression(seed: int = 0) -> Dataset:
-    features, target = sklearn_datasets.make_regression(
+    features, target = _sklearn_datasets().make_regression(
         n_samples=2000, n_features=20, n_informative=10, noise=10.0, random_state=seed
     )
     names = [f"feature_{index}" for index in range(features.shape[1])]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from automl.data.dataset import Dataset
 from automl.data.errors import DataError
@@ -100,6 +99,8 @@ def kfold_splits(dataset: Dataset, folds: int = 5, seed: int = 0) -> list[tuple[
         raise DataError(f"k-fold needs at least 2 folds, got {folds}")
     if folds > dataset.rows:
         raise DataError(f"data set '{dataset.name}' has {dataset.rows} rows, too few for {folds} folds")
+    from sklearn.model_selection import KFold, StratifiedKFold  # imported on use: sklearn is slow to import
+
     splitter: KFold | StratifiedKFold = KFold(n_splits=folds, shuffle=True, random_state=seed)
     if dataset.task == "classification":
         _, counts = np.unique(dataset.target, return_counts=True)
@@ -119,6 +120,7 @@ def _split_off(
     indices: np.ndarray, target: np.ndarray, fraction: float, seed: int, stratified: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """(kept, taken) where taken holds about fraction of indices; plain shuffle when a class is too small."""
+    from sklearn.model_selection import train_test_split
     if fraction <= 0.0:
         return indices, indices[:0]
     if stratified:

@@ -8,6 +8,7 @@ once, and the loop goes on until the requested number of trials has finished.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ class SearchDriver:
         self.runner = self.runner or InProcessRunner(self.evaluator)
         self._in_flight: dict[int, tuple[Candidate, int]] = {}
         self._best_score: float | None = None
+        self._dispatched: dict[int, Trial] = {}
+        self._finished = 0
+        self._next_number = 0
 
     # ------------------------------------------------------------------ resume
     def restore(self) -> list[Trial]:
@@ -90,6 +94,8 @@ class SearchDriver:
     def run(self) -> Study:
         started = time.monotonic()
         requeue = self.restore()
+        self._finished = self.storage.finished_count()
+        self._next_number = self.storage.next_number()
         if self.events is not None:
             self.events.automl_search_started(study=self.study)
         for trial in requeue:
@@ -100,19 +106,19 @@ class SearchDriver:
                 self._dispatch(trial.number, trial.candidate, trial.seed)
         exhausted = False
         while True:
-            finished = self.storage.finished_count()
             out_of_time = self.budget.seconds is not None and time.monotonic() - started > self.budget.seconds
             while (
                 not exhausted
                 and not out_of_time
                 and len(self._in_flight) < self.runner.capacity
-                and finished + len(self._in_flight) < self.budget.trials
+                and self._finished + len(self._in_flight) < self.budget.trials
             ):
                 candidate = self.strategy.ask()
                 if candidate is None:
                     exhausted = True
                     break
-                number = self.storage.next_number()
+                number = self._next_number
+                self._next_number += 1
                 seed = trial_seed(self.seed, number)
                 self.storage.record_ask(number, candidate, seed, self.strategy.state_dict())
                 self._dispatch(number, candidate, seed)
@@ -129,8 +135,9 @@ class SearchDriver:
 
     def _dispatch(self, number: int, candidate: Candidate, seed: int) -> None:
         self._in_flight[number] = (candidate, seed)
+        self._dispatched[number] = Trial(number, candidate, RUNNING, None, seed=seed, started=time.time())
         if self.events is not None:
-            self.events.automl_trial_started(study=self.study, trial=self.storage.trial(number))
+            self.events.automl_trial_started(study=self.study, trial=self._dispatched[number])
         self.runner.submit(number, candidate, seed)
 
     def _store(self, number: int, candidate: Candidate, result: TrialResult, weights: dict[str, Any] | None) -> None:
@@ -138,11 +145,20 @@ class SearchDriver:
         self.storage.record_tell(
             number, status, result.score, dict(result.metrics), result.error, self.strategy.state_dict()
         )
-        if weights is not None and result.ok and (self._best_score is None or result.score > self._best_score):
-            self._save_weights(number, weights)
+        self._finished += 1
         if result.ok and (self._best_score is None or result.score > self._best_score):
             self._best_score = result.score
-        trial = self.storage.trial(number)
+            if weights is not None:
+                self._save_weights(number, weights)
+        running = self._dispatched.pop(number, None) or Trial(number, candidate, RUNNING, None)
+        trial = dataclasses.replace(
+            running,
+            status=status,
+            score=result.score,
+            metrics=dict(result.metrics),
+            error=result.error,
+            finished=time.time(),
+        )
         if self.events is not None:
             self.events.automl_trial_finished(study=self.study, trial=trial)
         if self.on_trial is not None:

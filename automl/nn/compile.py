@@ -5,14 +5,15 @@ straight-line ``forward`` with no per-op dictionary look-ups or Python loops,
 so a compiled candidate trains as fast as the same network written by hand,
 and it exports with ``torch.export`` without the space file.
 
-Shapes are inferred by running each new op once on a small zero batch, which
-also turns a shape mismatch into an error that names the op's path.
+Shapes are inferred by running each new op once on a shape-only ("meta")
+batch, which also turns a shape mismatch into an error that names the op's path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,49 @@ def _resolve(values: Mapping[str, Any], num_outputs: int | None, path: str) -> d
     return resolved
 
 
+@contextlib.contextmanager
+def _on_meta(module: nn.Module) -> Iterator[None]:
+    """Swap the module's parameters and buffers for meta copies, and back (no torch.func import)."""
+    saved = []
+    for submodule in module.modules():
+        saved.append((submodule, dict(submodule._parameters), dict(submodule._buffers)))
+        for name, parameter in submodule._parameters.items():
+            if parameter is not None:
+                submodule._parameters[name] = nn.Parameter(parameter.to("meta"), parameter.requires_grad)
+        for name, buffer in submodule._buffers.items():
+            if buffer is not None:
+                submodule._buffers[name] = buffer.to("meta")
+    try:
+        yield
+    finally:
+        for submodule, parameters, buffers in saved:
+            submodule._parameters.update(parameters)
+            submodule._buffers.update(buffers)
+
+
+def _probe(built: nn.Module | Callable[..., torch.Tensor], inputs: list[torch.Tensor]) -> torch.Tensor:
+    """The op's output for shape-only ("meta") inputs; a real zero batch for ops meta tensors cannot run.
+
+    Meta tensors carry shapes but no data, so probing a convolution costs
+    microseconds instead of a real (and, for a new weight layout, slow) call.
+    """
+    module = built if isinstance(built, nn.Module) else None
+    with torch.no_grad():
+        if module is not None:
+            module.eval()
+        try:
+            if module is None:
+                return built(*inputs)
+            with _on_meta(module):
+                return module(*inputs)
+        except (NotImplementedError, RuntimeError):
+            real_inputs = [torch.zeros(tensor.shape) for tensor in inputs]
+            return built(*real_inputs).to("meta")
+        finally:
+            if module is not None:
+                module.train()
+
+
 def build_op(
     registry: OpRegistry, path: str, kind: str, values: Mapping[str, Any], inputs: list[torch.Tensor]
 ) -> tuple[nn.Module | Callable[..., torch.Tensor], torch.Tensor]:
@@ -64,12 +108,7 @@ def build_op(
     shapes = [tuple(tensor.shape[1:]) for tensor in inputs]
     try:
         built = spec.build(shapes, **values)
-        with torch.no_grad():
-            if isinstance(built, nn.Module):
-                built.eval()
-            output = built(*inputs)
-            if isinstance(built, nn.Module):
-                built.train()
+        output = _probe(built, inputs)
     except CompileError as error:
         raise CompileError(f"{path} ({kind}): {error}") from None
     except TypeError as error:
@@ -107,7 +146,7 @@ def compile_graph(
     probes: dict[str, torch.Tensor] = {}
     for name in input_names:
         nodes[name] = fx_graph.placeholder(name)
-        probes[name] = torch.zeros((_PROBE_BATCH, *input_shapes[name]))
+        probes[name] = torch.empty((_PROBE_BATCH, *input_shapes[name]), device="meta")
     for path in nx.topological_sort(graph):
         attributes = graph.nodes[path]
         if attributes["kind"] == "input" or path not in needed:

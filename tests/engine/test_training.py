@@ -62,14 +62,16 @@ def test_training_hyperparameters_in_the_space_reach_the_trainer(tmp_path):
     assert study.trials[0].metrics["epochs"] == 2
 
 
-def test_unknown_training_setting_is_a_failed_trial_with_the_name(tmp_path):
+def test_unknown_training_setting_stops_the_search_before_it_starts(tmp_path):
+    from automl.space import SpaceError
+
     @s.search_space
     def typo(x):
         x = s.training(x, learnin_rate=0.1)
         return s.op.linear(x, units=s.OUTPUTS)
 
-    study = automl.search(typo, "wine", trials=1, epochs=1, study=tmp_path / "u.db")
-    assert "learnin_rate" in study.trials[0].error
+    with pytest.raises(SpaceError, match="learnin_rate"):
+        automl.search(typo, "wine", trials=1, epochs=1, study=tmp_path / "u.db")
 
 
 def test_max_parameters_fails_large_candidates(tmp_path):

@@ -1,0 +1,89 @@
+"""Small helpers shared by the benchmarks: interleaved timing, medians, a rich table, the JSON result file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+RESULTS_DIRECTORY = Path(__file__).resolve().parent / "results"
+console = Console(width=max(Console().width, 130))
+
+
+def timed(function: Callable[[], Any]) -> float:
+    """Wall seconds of one call (``time.perf_counter``)."""
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def interleaved(
+    contenders: dict[str, Callable[[], Any]], rounds: int, alternate: bool = True
+) -> dict[str, list[float]]:
+    """Seconds of each contender per round, run A, B, A, B ... (order reversed every other round).
+
+    Running the contenders back to back within a round, and reversing the order,
+    makes a slow phase of a noisy machine hit all of them alike; compare them
+    with :func:`median_ratio` of the per-round times.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for index in range(rounds):
+        order = names[::-1] if alternate and index % 2 else names
+        for name in order:
+            seconds[name].append(timed(contenders[name]))
+    return seconds
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def median_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median over rounds of numerator / denominator (each round's own pair)."""
+    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
+
+
+def spread(values: Sequence[float]) -> tuple[float, float]:
+    """(min, max) of the values, for a table's noise column."""
+    return min(values), max(values)
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a rich table; floats are shown with 4 significant digits."""
+    shown = Table(title=title)
+    for index, column in enumerate(columns):
+        shown.add_column(column, justify="left" if index == 0 else "right")
+    for row in rows:
+        shown.add_row(*(f"{cell:.4g}" if isinstance(cell, float) else str(cell) for cell in row))
+    console.print(shown)
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def write_results(name: str, document: dict[str, Any]) -> Path:
+    """Write ``benchmarks/results/<name>.json`` and return its path."""
+    RESULTS_DIRECTORY.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIRECTORY / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **document}, indent=2, default=str) + "\n")
+    console.print(f"results written to {path}")
+    return path
