@@ -128,6 +128,10 @@ class Architecture:
                     open_paths.append(path)
         return open_paths
 
+    def open_decisions_of(self, module: SubstitutionModule) -> list[str]:
+        """The paths of the undecided hyperparameters a substitution module waits for."""
+        return self._open_paths(list(module.hyperparameters.values()))
+
     def add_op(
         self, kind: str, /, inputs: Sequence[Any], hyperparameters: dict[str, Any], name: str | None = None
     ) -> Output:

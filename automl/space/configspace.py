@@ -142,7 +142,8 @@ class _Explorer:
                 "it cannot be exported to ConfigSpace"
             )
         module = next(item for item in architecture.unexpanded if item.path == module_path)
-        parents = [path for path, _ in architecture.open_decisions() if _uses(architecture, module, path)]
+        waited_for = set(architecture.open_decisions_of(module))
+        parents = [path for path, _ in architecture.open_decisions() if path in waited_for]
         domains = []
         for parent in parents:
             values = architecture.hyperparameter_at(parent).finite_values()
@@ -180,10 +181,6 @@ class _Explorer:
                 None if frozenset(combinations) == all_combinations else (tuple(parents), frozenset(combinations))
             )
             self.note(path, hyperparameters[path], condition)
-
-
-def _uses(architecture: Architecture, module: Any, path: str) -> bool:
-    return path in architecture._open_paths(list(module.hyperparameters.values()))
 
 
 def _condition(
