@@ -160,6 +160,17 @@ def show_command(study: Path, top: int | None) -> None:
     show(study, top)
 
 
+@cli.command("plot")
+@click.argument("study", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png].")
+def plot_command(study: Path, output: Path | None) -> None:
+    """Plot every trial's score and the best so far to a PNG."""
+    from automl.cli.plot_command import plot
+
+    written = plot(study, output or study.with_suffix(".png"))
+    click.echo(f"wrote {written}")
+
+
 @cli.command("export")
 @click.argument("study", type=click.Path(path_type=Path))
 @click.option("--trial", type=int, help="Trial number [the best].")

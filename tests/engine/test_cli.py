@@ -156,3 +156,17 @@ def test_unknown_config_key(tmp_path):
 
 def test_a_real_process_reports_bad_input_without_traceback(tmp_path):
     assert_one_line_error(run_process("search", "search_spaces/mlp.py", "--data", "mnist"), "mnist")
+
+
+def test_plot_writes_a_png(tmp_path):
+    import automl
+    from automl import space as s
+
+    @s.search_space
+    def tiny(x):
+        return s.op.linear(x, units=s.Choice([1, 2, 3]))
+
+    automl.search(tiny, objective=lambda candidate: candidate["linear.units"], trials=4, study=tmp_path / "p.db")
+    result = run("plot", tmp_path / "p.db", "-o", tmp_path / "plot.png")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
