@@ -1,0 +1,510 @@
+"""One-shot NAS: DARTS (Liu et al., ICLR 2019) and DARTS-PT (Wang et al., ICLR 2021).
+
+Both strategies train the same weight-sharing supernet (``automl.nn.supernet``)
+with first-order bilevel optimisation: the weights on one half of the training
+split, the alphas on the other. They differ only in how they read an
+architecture off the trained supernet:
+
+* ``darts`` (magnitude): the op with the largest alpha per edge, then the k
+  inputs per node whose strongest non-'none' op weight is largest;
+* ``darts-pt`` (perturbation): Wang et al. show that alpha magnitude does not
+  measure what an op contributes (skip connections win alpha while convs carry
+  the accuracy), so each edge keeps the op whose *removal* hurts supernet
+  validation accuracy most, with fine-tuning between decisions, and each node
+  drops the inputs whose removal hurts least.
+
+The strategies are one-shot: the first ``ask()`` trains and selects, later asks
+return None, and the engine retrains the returned candidate from scratch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from automl.nn.supernet import Selection, Supernet, build_supernet
+from automl.space import Candidate, SearchSpace
+from automl.strategies.base import Strategy, StrategyContext, StrategyOptionError, TrialResult, option
+from automl.training import resolve_device
+
+
+@dataclass
+class SupernetSettings:
+    """How the supernet is trained; defaults follow DARTS, scaled down for CPU."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 0.025
+    minimum_learning_rate: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    gradient_clip: float = 5.0
+    architecture_learning_rate: float = 3e-4
+    architecture_weight_decay: float = 1e-3
+    finetune_epochs: int = 1
+    seconds: float | None = None
+    progress: bool = False
+
+
+def _as_tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(array), dtype=dtype)
+
+
+class SupernetTrainer:
+    """First-order bilevel training of a supernet and its evaluation on the validation split.
+
+    The training split is halved with a seeded permutation: the first half
+    trains the weights (SGD, momentum, cosine schedule), the second the alphas
+    (Adam, lr 3e-4, betas (0.5, 0.999), weight decay 1e-3), as in DARTS. A
+    ``seconds`` budget covers training and fine-tuning together.
+    """
+
+    def __init__(
+        self, supernet: Supernet, data: Any, settings: SupernetSettings, device: str | torch.device | None, seed: int
+    ) -> None:
+        self.device = resolve_device(str(device) if device is not None else "auto")
+        self.supernet = supernet.to(self.device)
+        self.settings = settings
+        self.classification = getattr(data, "task", "classification") == "classification"
+        target_type = torch.long if self.classification else torch.float32
+        features = _as_tensor(data.train.features, torch.float32)
+        target = _as_tensor(data.train.target, target_type)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        order = torch.randperm(features.shape[0], generator=self.generator)
+        half = max(1, features.shape[0] // 2)
+        self.weight_features, self.weight_target = features[order[:half]], target[order[:half]]
+        rest = order[half:] if features.shape[0] > half else order[:half]
+        self.architecture_features, self.architecture_target = features[rest], target[rest]
+        self.validation_features = _as_tensor(data.validation.features, torch.float32)
+        self.validation_target = _as_tensor(data.validation.target, target_type)
+        if self.device.type != "cpu":
+            self._to_device()
+        self.started: float | None = None  # the budget clock starts with the first training step
+        self.training_seconds = 0.0
+        self.steps = 0
+        self.architecture_optimizer = torch.optim.Adam(
+            supernet.architecture_parameters(),
+            lr=settings.architecture_learning_rate,
+            betas=(0.5, 0.999),
+            weight_decay=settings.architecture_weight_decay,
+        )
+
+    def _to_device(self) -> None:
+        for name in (
+            "weight_features",
+            "weight_target",
+            "architecture_features",
+            "architecture_target",
+            "validation_features",
+            "validation_target",
+        ):
+            setattr(self, name, getattr(self, name).to(self.device, non_blocking=True))
+
+    def out_of_time(self) -> bool:
+        seconds = self.settings.seconds
+        if seconds is None or self.started is None:
+            return False
+        return time.perf_counter() - self.started >= seconds
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.classification:
+            return nn.functional.cross_entropy(output, target)
+        return nn.functional.mse_loss(output.reshape(target.shape), target)
+
+    def train(self, epochs: int, learning_rate: float | None = None, description: str = "supernet") -> int:
+        """Bilevel epochs with a fresh SGD and cosine schedule; returns the epochs completed."""
+        if epochs <= 0 or self.out_of_time():
+            return 0
+        if self.started is None:
+            self.started = time.perf_counter()
+        settings = self.settings
+        learning_rate = settings.learning_rate if learning_rate is None else learning_rate
+        optimizer = torch.optim.SGD(
+            self.supernet.weight_parameters(),
+            lr=learning_rate,
+            momentum=settings.momentum,
+            weight_decay=settings.weight_decay,
+        )
+        batches = max(1, math.ceil(self.weight_features.shape[0] / settings.batch_size))
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, epochs * batches, eta_min=min(settings.minimum_learning_rate, learning_rate)
+        )
+        alphas = self.supernet.architecture_parameters()
+        weights = self.supernet.weight_parameters()
+        completed = 0
+        began = time.perf_counter()
+        with _Progress(settings.progress, description, epochs) as advance:
+            for _ in range(epochs):
+                self.supernet.train()
+                weight_order = torch.randperm(self.weight_features.shape[0], generator=self.generator)
+                architecture_order = torch.randperm(self.architecture_features.shape[0], generator=self.generator)
+                for batch in range(batches):
+                    rows = weight_order[batch * settings.batch_size : (batch + 1) * settings.batch_size]
+                    start = (batch * settings.batch_size) % max(1, architecture_order.numel())
+                    architecture_rows = architecture_order[start : start + settings.batch_size]
+                    if architecture_rows.numel() == 0:
+                        architecture_rows = architecture_order[: settings.batch_size]
+                    if alphas:
+                        # first-order DARTS: the alpha gradient at the current weights, on the other half
+                        output = self.supernet(self.architecture_features[architecture_rows.to(self.device)])
+                        loss = self.loss(output, self.architecture_target[architecture_rows.to(self.device)])
+                        gradients = torch.autograd.grad(loss, alphas, allow_unused=True)
+                        for parameter, gradient in zip(alphas, gradients):
+                            parameter.grad = gradient
+                        self.architecture_optimizer.step()
+                        self.architecture_optimizer.zero_grad(set_to_none=True)
+                    optimizer.zero_grad(set_to_none=True)
+                    output = self.supernet(self.weight_features[rows.to(self.device)])
+                    loss = self.loss(output, self.weight_target[rows.to(self.device)])
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(weights, settings.gradient_clip)
+                    optimizer.step()
+                    scheduler.step()
+                    self.steps += 1
+                    if self.out_of_time():
+                        break
+                completed += 1
+                advance()
+                if self.out_of_time():
+                    break
+        self.training_seconds += time.perf_counter() - began
+        return completed
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Supernet score on the validation split: accuracy, or minus the mean squared error."""
+        self.supernet.eval()
+        size = 512
+        correct, squared, rows = 0.0, 0.0, self.validation_features.shape[0]
+        for start in range(0, rows, size):
+            output = self.supernet(self.validation_features[start : start + size])
+            target = self.validation_target[start : start + size]
+            if self.classification:
+                correct += float((output.argmax(dim=1) == target).sum())
+            else:
+                squared += float(((output.reshape(target.shape) - target) ** 2).sum())
+        self.supernet.train()
+        return correct / max(rows, 1) if self.classification else -squared / max(rows, 1)
+
+
+class _Progress:
+    """An optional rich progress bar; a no-op when disabled or rich is missing."""
+
+    def __init__(self, enabled: bool, description: str, total: int) -> None:
+        self.enabled, self.description, self.total = enabled, description, total
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[], None]:
+        if self.enabled:
+            try:
+                from rich.progress import Progress
+
+                self.bar = Progress(transient=True)
+                self.bar.start()
+                task = self.bar.add_task(self.description, total=self.total)
+                return lambda: self.bar.advance(task)
+            except ImportError:
+                self.bar = None
+        return lambda: None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@dataclass
+class SelectionReport:
+    """A selection with what it was based on (JSON-able scores) and how long it took."""
+
+    selection: Selection
+    method: str
+    seconds: float
+    supernet_score: float | None = None
+    operation_scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    input_scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    finetune_epochs: int = 0
+
+    def scores(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "supernet_score": self.supernet_score,
+            "operations": self.operation_scores,
+            "inputs": self.input_scores,
+        }
+
+
+def _non_zero(decision: Any) -> tuple[Any, ...]:
+    kept = tuple(value for value in decision.candidates if value not in decision.zero_candidates)
+    return kept or tuple(decision.candidates)
+
+
+def _best_subset(allowed: tuple[tuple[int, ...], ...], strength: list[float]) -> tuple[int, ...]:
+    # strongest total; ties go to the earlier subset, so the result is deterministic
+    return max(
+        allowed, key=lambda subset: (sum(strength[position] for position in subset), [-position for position in subset])
+    )
+
+
+def select_by_magnitude(supernet: Supernet) -> SelectionReport:
+    """DARTS: argmax alpha per edge ('none' excluded) and the k inputs with the strongest op weight."""
+    began = time.perf_counter()
+    operations: dict[str, Any] = {}
+    strongest: dict[str, float] = {}
+    for decision in supernet.operation_decisions:
+        weights = supernet.operation_weights(decision.path).tolist()
+        kept = _non_zero(decision)
+        best = max(kept, key=lambda value: (weights[decision.position(value)], -decision.position(value)))
+        operations[decision.path] = best
+        strongest[decision.path] = weights[decision.position(best)]
+    inputs: dict[str, tuple[int, ...]] = {}
+    for decision in supernet.input_decisions:
+        strength = [
+            max((strongest[path] for path in edge), default=0.0)
+            if position in supernet.active_inputs(decision.path)
+            else -1.0
+            for position, edge in enumerate(decision.edge_operations)
+        ]
+        inputs[decision.path] = _best_subset(decision.allowed, strength)
+    return SelectionReport(Selection(operations, inputs), "magnitude", time.perf_counter() - began)
+
+
+def select_by_perturbation(
+    supernet: Supernet, trainer: SupernetTrainer, seed: int, finetune_epochs: int = 1
+) -> SelectionReport:
+    """DARTS-PT: perturbation-based op selection, then topology selection (Wang et al. 2021, Algorithm 1).
+
+    Mutates the supernet: edges end frozen and inputs dropped. Edges (and then
+    nodes) are visited in a seeded random order; the supernet is fine-tuned for
+    ``finetune_epochs`` between decisions (5 in the paper).
+    """
+    began = time.perf_counter()
+    finetune_seconds = 0.0
+    finetuned = 0
+    rng = np.random.default_rng([int(seed), 5])  # its own stream: the salt keeps it apart from other seeded draws
+    finetune_rate = trainer.settings.learning_rate / 10
+
+    decisions = [decision for decision in supernet.operation_decisions if not supernet.is_frozen(decision.path)]
+    nodes = [
+        decision for decision in supernet.input_decisions if len(supernet.active_inputs(decision.path)) > decision.k
+    ]
+    total = len(decisions) + len(nodes)
+    done = 0
+
+    def finetune() -> None:
+        nonlocal finetune_seconds, finetuned, done
+        done += 1
+        if finetune_epochs > 0 and done < total:
+            start = time.perf_counter()
+            finetuned += trainer.train(finetune_epochs, finetune_rate, "fine-tune")
+            finetune_seconds += time.perf_counter() - start
+
+    supernet_score = trainer.evaluate()
+    operations: dict[str, Any] = {}
+    operation_scores: dict[str, dict[str, float]] = {}
+    for index in rng.permutation(len(decisions)):
+        decision = decisions[int(index)]
+        base = trainer.evaluate()
+        scores: dict[Any, float] = {}
+        for value in _non_zero(decision):
+            with supernet.without_operation(decision.path, value):
+                scores[value] = trainer.evaluate()
+        # the op whose removal hurts most; ties to the earlier candidate
+        chosen = min(scores, key=lambda value: (scores[value], decision.position(value)))
+        supernet.freeze_operation(decision.path, chosen)
+        operations[decision.path] = chosen
+        operation_scores[decision.path] = {"base": base, **{str(value): score for value, score in scores.items()}}
+        finetune()
+    for decision in supernet.operation_decisions:
+        operations.setdefault(decision.path, supernet.frozen_operation(decision.path))
+
+    inputs: dict[str, tuple[int, ...]] = {}
+    input_scores: dict[str, list[dict[str, float]]] = {}
+    for index in rng.permutation(len(nodes)):
+        decision = nodes[int(index)]
+        rounds: list[dict[str, float]] = []
+        active = set(supernet.active_inputs(decision.path))
+        while len(active) > decision.k:
+            removable = [
+                position
+                for position in sorted(active)
+                if any(set(subset) <= active - {position} for subset in decision.allowed)
+            ]
+            if not removable:
+                break
+            scores_by_position: dict[int, float] = {}
+            for position in removable:
+                with supernet.without_input(decision.path, position):
+                    scores_by_position[position] = trainer.evaluate()
+            # the input whose removal hurts least; ties to the later position (keep earlier inputs)
+            dropped = max(scores_by_position, key=lambda position: (scores_by_position[position], position))
+            supernet.drop_input(decision.path, dropped)
+            active.discard(dropped)
+            rounds.append({str(position): score for position, score in scores_by_position.items()})
+        input_scores[decision.path] = rounds
+        finetune()
+    for decision in supernet.input_decisions:
+        active = supernet.active_inputs(decision.path)
+        if active in decision.allowed:
+            inputs[decision.path] = active
+        else:
+            strength = [1.0 if position in active else 0.0 for position in range(decision.positions)]
+            inputs[decision.path] = _best_subset(decision.allowed, strength)
+    seconds = time.perf_counter() - began - finetune_seconds
+    report = SelectionReport(
+        Selection(operations, inputs), "perturbation", seconds, supernet_score, operation_scores, input_scores
+    )
+    report.finetune_epochs = finetuned
+    return report
+
+
+def _setting(training: Any, name: str) -> Any:
+    if training is None:
+        return None
+    if isinstance(training, Mapping):
+        return training.get(name)
+    return getattr(training, name, None)
+
+
+_OPTIONS = {
+    "supernet_epochs": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "architecture_learning_rate": float,
+    "finetune_epochs": int,
+    "seconds": float,
+    "progress": bool,
+    "fixed": dict,
+}
+
+
+def settings_from_context(context: StrategyContext) -> SupernetSettings:
+    """Supernet settings from the strategy options, falling back to the study's training settings."""
+    options = dict(context.options or {})
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise StrategyOptionError(
+            f"unknown option(s) {', '.join(unknown)} for a one-shot strategy; known: {', '.join(sorted(_OPTIONS))}"
+        )
+    defaults = SupernetSettings()
+    training = context.training
+    settings = SupernetSettings(
+        epochs=option(options, "supernet_epochs", _setting(training, "epochs") or defaults.epochs, int),
+        batch_size=option(options, "batch_size", _setting(training, "batch_size") or defaults.batch_size, int),
+        learning_rate=option(options, "learning_rate", defaults.learning_rate, float),
+        architecture_learning_rate=option(
+            options, "architecture_learning_rate", defaults.architecture_learning_rate, float
+        ),
+        finetune_epochs=option(options, "finetune_epochs", defaults.finetune_epochs, int),
+        seconds=option(options, "seconds", _setting(training, "seconds"), float),
+        progress=bool(options.get("progress", False)),
+    )
+    if settings.epochs < 0 or settings.finetune_epochs < 0 or settings.batch_size < 1:
+        raise StrategyOptionError("supernet_epochs and finetune_epochs must be >= 0 and batch_size >= 1")
+    return settings
+
+
+def train_supernet(
+    space: SearchSpace,
+    data: Any,
+    settings: SupernetSettings,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+    fixed: Mapping[str, Any] | None = None,
+    registry: Any = None,
+) -> tuple[Supernet, SupernetTrainer]:
+    """Build a supernet for ``data`` (parameters seeded without touching torch's global generator) and train it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        supernet = build_supernet(space, tuple(data.input_shape), data.num_outputs, fixed, registry)
+    trainer = SupernetTrainer(supernet, data, settings, device, seed)
+    trainer.train(settings.epochs)
+    return supernet, trainer
+
+
+class DartsStrategy(Strategy):
+    """DARTS (Liu et al. 2019): one supernet, selection by alpha magnitude."""
+
+    name = "darts"
+    description = "one-shot DARTS: bilevel supernet training, then argmax-alpha selection (Liu et al. 2019)"
+    method = "magnitude"
+
+    def setup(self, space: SearchSpace, context: StrategyContext) -> None:
+        super().setup(space, context)
+        self.settings = settings_from_context(context)
+        fixed = (context.options or {}).get("fixed") or {}
+        if not isinstance(fixed, Mapping):
+            raise StrategyOptionError("strategy option fixed must map decision paths to values")
+        self.fixed = dict(fixed)
+        self.result: dict[str, Any] | None = None
+        self.asked = False
+        self.told = False
+
+    def _select(self, supernet: Supernet, trainer: SupernetTrainer) -> SelectionReport:
+        return select_by_magnitude(supernet)
+
+    def _run(self) -> dict[str, Any]:
+        context = self.context
+        if context.data is None:
+            raise StrategyOptionError(f"strategy {self.name!r} trains a supernet and needs the data in its context")
+        supernet, trainer = train_supernet(
+            self.space, context.data, self.settings, context.seed, context.device, self.fixed, context.op_registry
+        )
+        alphas = supernet.alphas()
+        training_seconds = trainer.training_seconds
+        report = self._select(supernet, trainer)
+        candidate = supernet.candidate(report.selection)
+        return {
+            "candidate": candidate.to_dict(),
+            "alphas": alphas,
+            "scores": report.scores(),
+            "supernet": {
+                "training_seconds": training_seconds,
+                "selection_seconds": report.seconds,
+                "finetune_epochs": report.finetune_epochs,
+                "steps": trainer.steps,
+                "parameters": supernet.parameter_count(),
+            },
+        }
+
+    def ask(self) -> Candidate | None:
+        if self.asked:
+            return None
+        if self.result is None:
+            self.result = self._run()
+            if self.context.report is not None:
+                self.context.report("alphas", self.result["alphas"])
+                if self.method == "perturbation":
+                    self.context.report("perturbation_scores", self.result["scores"])
+                self.context.report("supernet", self.result["supernet"])
+        self.asked = True
+        return Candidate(self.result["candidate"])
+
+    def tell(self, candidate: Candidate, result: TrialResult) -> None:
+        self.told = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"result": self.result, "told": self.told}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume without retraining: the stored candidate is asked again only if its trial was never told."""
+        self.result = state.get("result")
+        self.told = bool(state.get("told", False))
+        self.asked = self.told
+
+
+class DartsPerturbationStrategy(DartsStrategy):
+    """DARTS-PT (Wang et al. 2021): the same supernet, selection by perturbation."""
+
+    name = "darts-pt"
+    description = "one-shot DARTS-PT: bilevel supernet training, then perturbation-based selection (Wang et al. 2021)"
+    method = "perturbation"
+
+    def _select(self, supernet: Supernet, trainer: SupernetTrainer) -> SelectionReport:
+        return select_by_perturbation(supernet, trainer, self.context.seed, self.settings.finetune_epochs)
