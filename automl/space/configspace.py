@@ -101,6 +101,8 @@ class _Explorer:
         self.max_combinations = max_combinations
         self.records: dict[str, _Record] = {}
         self.explored: set[str] = set()
+        self.all_combinations: dict[tuple[str, ...], frozenset[tuple[Any, ...]]] = {}
+        self.active_memo: dict[str, bool] = {}
 
     def build(self, decisions: Mapping[str, Any]) -> Architecture:
         architecture = self.space.new()
@@ -175,12 +177,20 @@ class _Explorer:
             for item in expanded.unexpanded:
                 if item.path not in before_modules:
                     self.explore(item.path, decisions, expanded, depth + 1)
-        all_combinations = frozenset(itertools.product(*domains))
+        self.all_combinations[tuple(parents)] = frozenset(itertools.product(*domains))
         for path, combinations in created.items():
-            condition = (
-                None if frozenset(combinations) == all_combinations else (tuple(parents), frozenset(combinations))
+            # even when every value creates it, the decision exists only where its parents do
+            self.note(path, hyperparameters[path], (tuple(parents), frozenset(combinations)))
+
+    def always_active(self, path: str) -> bool:
+        """True when the decision exists in every architecture of the space."""
+        if path not in self.active_memo:
+            record = self.records[path]
+            self.active_memo[path] = record.unconditional or any(
+                combinations == self.all_combinations[parents] and all(self.always_active(parent) for parent in parents)
+                for parents, combinations in record.conditions
             )
-            self.note(path, hyperparameters[path], condition)
+        return self.active_memo[path]
 
 
 def _condition(
@@ -220,7 +230,7 @@ def to_configspace(
     configuration_space.add(list(converted.values()))
     conditions = []
     for path, record in explorer.records.items():
-        if record.unconditional or not record.conditions:
+        if explorer.always_active(path):
             continue
         parts = [
             _condition(converted[path], parents, combinations, configuration_space)

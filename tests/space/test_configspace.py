@@ -47,3 +47,17 @@ def test_tuple_choices_survive_the_round_trip():
     candidate = cell.replay({"input_choice.inputs": (0, 2)}).decisions
     configuration = cell.configuration_from_candidate(configuration_space, candidate)
     assert cell.candidate_from_configuration(configuration)["input_choice.inputs"] == (0, 2)
+
+
+def test_decisions_inside_a_branch_stay_conditional_on_it():
+    @s.search_space
+    def nested(x):
+        deep = lambda x: s.Repeat(lambda x: s.op.linear(x, units=s.Choice([8, 16])), times=s.Int(1, 2))(x)  # noqa: E731
+        wide = lambda x: s.op.linear(x, units=s.Choice([128, 256]))  # noqa: E731
+        return s.Or({"deep": deep, "wide": wide})(x)
+
+    configuration_space = nested.to_configspace(seed=0)
+    children = {condition.child.name for condition in configuration_space.conditions}
+    assert "or.deep.repeat.0.linear.units" in children  # exists for every repeat count, but only in the deep branch
+    for configuration in configuration_space.sample_configuration(100):
+        assert nested.replay(nested.candidate_from_configuration(configuration)).is_specified

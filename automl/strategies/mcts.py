@@ -1,0 +1,325 @@
+"""Monte Carlo tree search (UCT) over the tree of decisions.
+
+A search space of the space language unfolds as a tree: the decisions are made
+in a deterministic depth-first traversal order, and a value chosen early decides
+which decisions come later. DeepArchitect (Negrinho & Gordon, 2017, section 4.3)
+searches that tree with Monte Carlo tree search, and reports that it beats
+random search; this module implements it with the UCT rule of Kocsis &
+Szepesvári ("Bandit based Monte-Carlo Planning", ECML 2006).
+
+Each tree node is a prefix of decisions; its children are the values of the
+next open decision after that prefix. One ``ask``:
+
+1. *selection* walks down the stored tree, at each node choosing the child that
+   maximises ``mean + c * sqrt(2 ln N_parent / n)`` (unvisited children first,
+   ties broken at random with the strategy's seeded generator);
+2. *expansion* stores ONE new node, the first child not in the tree yet;
+3. *rollout* finishes the architecture with uniformly random decisions, which
+   are not stored.
+
+``tell`` adds the result to every node of the stored path. Scores are min–max
+normalised over the scores seen so far, so the exploration constant ``c`` has the
+same meaning whatever the scale of the objective; a failed trial counts as the
+worst score (0 after normalisation). Asks in flight add a *virtual loss*: their
+stored path counts a pending visit with score 0 until the tell, so parallel
+workers spread over the tree instead of all taking the same branch.
+
+Continuous and wide integer decisions are binned: a node's children are
+``hyperparameter.grid(bins)``; the rollout still samples the full range. An ask
+costs O(depth × branching) — it builds one architecture and looks only at the
+nodes on its path — never a walk over the whole space.
+
+Options: ``exploration`` (``c``, default 1.0), ``bins`` (default 6),
+``attempts`` (how many times to re-sample a candidate already asked, default 16).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automl.space import Candidate, SearchSpace
+from automl.strategies.base import Strategy, StrategyContext, StrategyOptionError, TrialResult, option
+
+_OPTIONS = ("exploration", "bins", "attempts")
+
+
+def _label(value: Any) -> str:
+    """A stable text form of a decision value (tuples and lists alike)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def check_options(options: Mapping[str, Any], known: tuple[str, ...], strategy: str) -> None:
+    """Refuse an option the strategy does not know, so a typo is not silently ignored."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise StrategyOptionError(
+            f"strategy {strategy!r} has no option {', '.join(map(repr, unknown))}; its options are: {', '.join(known)}"
+        )
+
+
+@dataclass
+class TreeNode:
+    """A prefix of decisions: its statistics and the children already stored.
+
+    ``decision`` is the path of the next open decision after the prefix (None
+    until the node is first walked through, and for a terminal node); ``values``
+    are the values of its children, ``children`` maps a value's index to the id
+    of the child node.
+    """
+
+    parent: int | None = None
+    decision: str | None = None
+    values: list[Any] | None = None
+    children: dict[int, int] = field(default_factory=dict)
+    visits: int = 0  # results added through this node, completed and failed
+    completed: int = 0  # of which completed with a score
+    score_sum: float = 0.0  # raw (unnormalised) sum of the completed scores
+    pending: int = 0  # asks in flight through this node (virtual loss)
+    terminal: bool = False  # the prefix is a whole candidate
+    exhausted: bool = False  # every candidate below is stored in the tree and was asked
+
+    def to_json(self) -> dict[str, Any]:
+        state = asdict(self)
+        state["children"] = [[index, child] for index, child in self.children.items()]
+        return state
+
+    @classmethod
+    def from_json(cls, state: Mapping[str, Any]) -> TreeNode:
+        values = dict(state)
+        values["children"] = {int(index): int(child) for index, child in state["children"]}
+        return cls(**values)
+
+
+class MCTSStrategy(Strategy):
+    """UCT over the decision tree with virtual loss, binning and de-duplication.
+
+    Kocsis & Szepesvári, "Bandit based Monte-Carlo Planning" (ECML 2006) for the
+    selection rule; Negrinho & Gordon, "DeepArchitect" (2017) for searching a
+    space of architectures as a tree of decisions.
+    """
+
+    name = "mcts"
+    description = "Monte Carlo tree search (UCT) over the tree of decisions, with random rollouts"
+
+    def setup(self, space: SearchSpace, context: StrategyContext) -> None:
+        super().setup(space, context)
+        options = context.options
+        check_options(options, _OPTIONS, self.name)
+        self.exploration: float = option(options, "exploration", 0.5, float)
+        self.bins: int = option(options, "bins", 6, int)
+        self.attempts: int = option(options, "attempts", 16, int)
+        if not self.exploration >= 0:
+            raise StrategyOptionError(f"strategy option exploration={self.exploration} must be >= 0")
+        if self.bins < 2:
+            raise StrategyOptionError(f"strategy option bins={self.bins} must be >= 2")
+        if self.attempts < 1:
+            raise StrategyOptionError(f"strategy option attempts={self.attempts} must be >= 1")
+        self.rng = np.random.default_rng(context.seed)
+        self.nodes: list[TreeNode] = [TreeNode()]
+        self.lowest: float | None = None
+        self.highest: float | None = None
+        self.binned = False  # some node's children do not cover its whole domain
+        self.results: dict[str, float | None] = {}  # candidate key -> last score told (None: failed)
+        self.in_flight: dict[str, list[list[int]]] = {}  # candidate key -> stored paths of its pending asks
+
+    # ------------------------------------------------------------------ asking
+    def ask(self) -> Candidate | None:
+        root = self.nodes[0]
+        if root.exhausted:
+            if not self.binned:
+                return None  # every candidate of the (finite) space was asked
+            candidate = self.space.sample_candidate(self.rng)
+            self.in_flight.setdefault(candidate.key, []).append([])
+            return candidate
+        for _ in range(self.attempts):
+            stored_path, candidate = self._sample()
+            if not self._already_asked(candidate.key):
+                break
+            # A rollout met a candidate asked before: what we know of it teaches the new
+            # branch for free, then we try again (the tree grew, so the next sample differs).
+            if candidate.key in self.results:
+                self._add_result(stored_path, self.results[candidate.key], in_flight=False)
+            if root.exhausted:
+                if not self.binned:
+                    return None
+                break
+        for node_id in stored_path:
+            self.nodes[node_id].pending += 1
+        self.in_flight.setdefault(candidate.key, []).append(stored_path)
+        return candidate
+
+    def _already_asked(self, key: str) -> bool:
+        return key in self.results or key in self.in_flight
+
+    def _sample(self) -> tuple[list[int], Candidate]:
+        """Selection down the stored tree, expansion of one node, random rollout."""
+        architecture = self.space.new()
+        node_id = 0
+        stored_path = [0]
+        while True:
+            node = self.nodes[node_id]
+            decision = architecture.next_decision()
+            if decision is None:  # the stored path is a whole candidate
+                self._mark_terminal(node_id)
+                return stored_path, Candidate(architecture.decisions)
+            path, hyperparameter = decision
+            if node.decision is None:
+                node.decision = path
+                node.values = list(hyperparameter.grid(self.bins))
+                domain = hyperparameter.finite_values()
+                if domain is None or len(domain) > len(node.values):
+                    self.binned = True
+            elif node.decision != path:
+                raise RuntimeError(
+                    f"the space changed under the search tree: expected decision {node.decision!r}, found {path!r}"
+                )
+            assert node.values is not None
+            unexpanded = [index for index in range(len(node.values)) if index not in node.children]
+            if unexpanded:
+                index = unexpanded[int(self.rng.integers(len(unexpanded)))]
+                child_id = len(self.nodes)
+                self.nodes.append(TreeNode(parent=node_id))
+                node.children[index] = child_id
+                stored_path.append(child_id)
+                architecture.assign(path, node.values[index])
+                rollout_steps = 0
+                while (decision := architecture.next_decision()) is not None:
+                    rollout_path, rollout_hyperparameter = decision
+                    architecture.assign(rollout_path, rollout_hyperparameter.sample(self.rng))
+                    rollout_steps += 1
+                if rollout_steps == 0:
+                    self._mark_terminal(child_id)
+                return stored_path, Candidate(architecture.decisions)
+            index = self._select(node)
+            architecture.assign(path, node.values[index])
+            node_id = node.children[index]
+            stored_path.append(node_id)
+
+    def _select(self, node: TreeNode) -> int:
+        """The UCT child of a fully expanded node: unvisited first, ties at random."""
+        open_children = [(index, self.nodes[child]) for index, child in node.children.items()]
+        open_children = [(index, child) for index, child in open_children if not child.exhausted] or open_children
+        unvisited = [index for index, child in open_children if child.visits + child.pending == 0]
+        if unvisited:
+            return unvisited[int(self.rng.integers(len(unvisited)))]
+        parent_visits = node.visits + node.pending
+        log_parent = math.log(max(parent_visits, 1))
+        scores = np.array(
+            [
+                self._mean(child) + self.exploration * math.sqrt(2.0 * log_parent / (child.visits + child.pending))
+                for _, child in open_children
+            ]
+        )
+        best = np.flatnonzero(scores >= scores.max() - 1e-12)
+        return open_children[int(best[int(self.rng.integers(len(best)))])][0]
+
+    def _mean(self, node: TreeNode) -> float:
+        """The node's mean normalised score; failures and pending asks count 0."""
+        count = node.visits + node.pending
+        if count == 0:
+            return 0.0
+        if self.lowest is None or self.highest is None:
+            total = 0.0
+        elif self.highest > self.lowest:
+            total = (node.score_sum - node.completed * self.lowest) / (self.highest - self.lowest)
+        else:
+            total = float(node.completed)  # one score level so far: completed beats failed
+        return total / count
+
+    def _mark_terminal(self, node_id: int) -> None:
+        node = self.nodes[node_id]
+        node.terminal = True
+        node.exhausted = True
+        parent_id = node.parent
+        while parent_id is not None:
+            parent = self.nodes[parent_id]
+            if parent.values is None or len(parent.children) < len(parent.values):
+                return
+            if not all(self.nodes[child].exhausted for child in parent.children.values()):
+                return
+            parent.exhausted = True
+            parent_id = parent.parent
+
+    # ----------------------------------------------------------------- telling
+    def tell(self, candidate: Candidate, result: TrialResult) -> None:
+        score = float(result.score) if result.ok and result.score is not None else None
+        if score is not None and not math.isfinite(score):
+            score = None
+        key = candidate.key
+        pending = self.in_flight.get(key)
+        if pending:
+            stored_path = pending.pop(0)
+            if not pending:
+                del self.in_flight[key]
+            self._add_result(stored_path, score, in_flight=True)
+        else:  # a candidate this strategy did not ask for (enqueued by hand): credit the nodes it matches
+            self._add_result(self._walk(candidate), score, in_flight=False)
+        self.results[key] = score
+
+    def _add_result(self, stored_path: list[int], score: float | None, in_flight: bool) -> None:
+        if score is not None:
+            self.lowest = score if self.lowest is None else min(self.lowest, score)
+            self.highest = score if self.highest is None else max(self.highest, score)
+        for node_id in stored_path:
+            node = self.nodes[node_id]
+            node.visits += 1
+            if in_flight:
+                node.pending -= 1
+            if score is not None:
+                node.completed += 1
+                node.score_sum += score
+
+    def _walk(self, candidate: Candidate) -> list[int]:
+        """The stored nodes whose prefix a candidate follows."""
+        node_id, stored_path = 0, [0]
+        while True:
+            node = self.nodes[node_id]
+            if node.decision is None or node.values is None or node.decision not in candidate:
+                return stored_path
+            label = _label(candidate[node.decision])
+            match = [index for index, value in enumerate(node.values) if _label(value) == label]
+            if not match or match[0] not in node.children:
+                return stored_path
+            node_id = node.children[match[0]]
+            stored_path.append(node_id)
+
+    # ------------------------------------------------------------- inspecting
+    @property
+    def root(self) -> TreeNode:
+        return self.nodes[0]
+
+    def children_of(self, node: TreeNode) -> dict[Any, TreeNode]:
+        """The stored children of a node by value (for inspection and tests)."""
+        assert node.values is not None or not node.children
+        return {_label(node.values[index]): self.nodes[child] for index, child in node.children.items()}  # type: ignore[index]
+
+    # ----------------------------------------------------------------- resume
+    def state_dict(self) -> dict[str, Any]:
+        """The whole tree, JSON-able, so a resumed study continues the same tree."""
+        return {
+            "version": 1,
+            "rng": self.rng.bit_generator.state,
+            "nodes": [node.to_json() for node in self.nodes],
+            "lowest": self.lowest,
+            "highest": self.highest,
+            "binned": self.binned,
+            "results": dict(self.results),
+            "in_flight": {key: [list(path) for path in paths] for key, paths in self.in_flight.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("version") != 1:
+            raise ValueError(f"unknown mcts state version {state.get('version')!r}")
+        self.rng.bit_generator.state = state["rng"]
+        self.nodes = [TreeNode.from_json(node) for node in state["nodes"]]
+        self.lowest = state["lowest"]
+        self.highest = state["highest"]
+        self.binned = bool(state["binned"])
+        self.results = dict(state["results"])
+        self.in_flight = {key: [list(path) for path in paths] for key, paths in state["in_flight"].items()}
