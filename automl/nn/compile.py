@@ -78,10 +78,12 @@ def _on_meta(module: nn.Module) -> Iterator[None]:
 
 
 def _probe(built: nn.Module | Callable[..., torch.Tensor], inputs: list[torch.Tensor]) -> torch.Tensor:
-    """The op's output for shape-only ("meta") inputs; a real zero batch for ops meta tensors cannot run.
+    """The op's output shape, as a meta tensor, for shape-only ("meta") inputs.
 
-    Meta tensors carry shapes but no data, so probing a convolution costs
+    Convolutions are probed on the meta device: shapes without data cost
     microseconds instead of a real (and, for a new weight layout, slow) call.
+    Everything else runs on a real zero batch, which for small ops is faster
+    than the meta device's Python decompositions, and serves as the fallback.
     """
     module = built if isinstance(built, nn.Module) else None
     with torch.no_grad():
@@ -90,11 +92,18 @@ def _probe(built: nn.Module | Callable[..., torch.Tensor], inputs: list[torch.Te
         try:
             if module is None:
                 return built(*inputs)
-            with _on_meta(module):
-                return module(*inputs)
+            if any(isinstance(part, nn.modules.conv._ConvNd) for part in module.modules()):
+                with _on_meta(module):
+                    return module(*inputs)
         except (NotImplementedError, RuntimeError):
-            real_inputs = [torch.zeros(tensor.shape) for tensor in inputs]
-            return built(*real_inputs).to("meta")
+            pass
+        finally:
+            if module is not None:
+                module.train()
+        if module is not None:
+            module.eval()
+        try:
+            return built(*[torch.zeros(tensor.shape) for tensor in inputs]).to("meta")
         finally:
             if module is not None:
                 module.train()
