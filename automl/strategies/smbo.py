@@ -225,5 +225,9 @@ class SMBOStrategy(Strategy):
         return self.worst_cost + (0.5 * spread if spread > 0 else 1.0)
 
     def state_dict(self) -> None:
-        """None: the engine replays asks and tells; SMAC's asks are deterministic for a seed."""
+        """None: the engine replays asks and tells; SMAC's asks are deterministic for a seed.
+
+        Across processes that holds with fixed string hashing (``PYTHONHASHSEED``),
+        because SMAC iterates hash-ordered sets; the ``automl`` command fixes it.
+        """
         return None
