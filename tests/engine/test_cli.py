@@ -51,7 +51,9 @@ def csv_file(tmp_path):
 
 
 def test_missing_space_file(tmp_path):
-    assert_one_line_error(run("search", tmp_path / "nope.py", "--data", "wine", "--study", tmp_path / "s.db"), "not found")
+    assert_one_line_error(
+        run("search", tmp_path / "nope.py", "--data", "wine", "--study", tmp_path / "s.db"), "not found"
+    )
 
 
 def test_malformed_space_file(tmp_path):
@@ -67,16 +69,22 @@ def test_space_file_without_a_space(tmp_path):
 
 
 def test_unknown_strategy(tmp_path):
-    result = run("search", "search_spaces/mlp.py", "--data", "wine", "--strategy", "genetic", "--study", tmp_path / "s.db")
+    result = run(
+        "search", "search_spaces/mlp.py", "--data", "wine", "--strategy", "genetic", "--study", tmp_path / "s.db"
+    )
     assert_one_line_error(result, "unknown strategy 'genetic'")
 
 
 def test_unknown_data_set(tmp_path):
-    assert_one_line_error(run("search", "search_spaces/mlp.py", "--data", "mnist", "--study", tmp_path / "s.db"), "mnist")
+    assert_one_line_error(
+        run("search", "search_spaces/mlp.py", "--data", "mnist", "--study", tmp_path / "s.db"), "mnist"
+    )
 
 
 def test_missing_target_column(tmp_path, csv_file):
-    result = run("search", "search_spaces/mlp.py", "--data", csv_file, "--target", "lable", "--study", tmp_path / "s.db")
+    result = run(
+        "search", "search_spaces/mlp.py", "--data", csv_file, "--target", "lable", "--study", tmp_path / "s.db"
+    )
     assert_one_line_error(result, "lable")
 
 
@@ -113,14 +121,18 @@ def test_sqlite_file_that_is_not_a_study(tmp_path):
 
 
 def test_bad_strategy_option(tmp_path):
-    result = run("search", "search_spaces/mlp.py", "--data", "wine", "--strategy-option", "c", "--study", tmp_path / "s.db")
+    result = run(
+        "search", "search_spaces/mlp.py", "--data", "wine", "--strategy-option", "c", "--study", tmp_path / "s.db"
+    )
     assert_one_line_error(result, "KEY=VALUE")
 
 
 @pytest.mark.slow
 def test_search_show_and_export_end_to_end(tmp_path):
     study = tmp_path / "wine.db"
-    result = run_process("search", "search_spaces/mlp.py", "--data", "wine", "--trials", "2", "--epochs", "3", "--study", study, "-q")
+    result = run_process(
+        "search", "search_spaces/mlp.py", "--data", "wine", "--trials", "2", "--epochs", "3", "--study", study, "-q"
+    )
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout
     shown = run_process("show", study)
@@ -150,7 +162,7 @@ def test_config_file_supplies_options(tmp_path):
 
 def test_unknown_config_key(tmp_path):
     config = tmp_path / "search.toml"
-    config.write_text('trails = 3\n')
+    config.write_text("trails = 3\n")
     assert_one_line_error(run("search", "search_spaces/mlp.py", "--config", config), "trails")
 
 

@@ -37,7 +37,13 @@ def net_with_feature_count(x):
 
 def test_keep_trains_on_the_top_ranked_features(tmp_path, informative_csv):
     study = automl.search(
-        net, informative_csv, target="label", rank_features="outrank", keep=2, trials=1, epochs=2,
+        net,
+        informative_csv,
+        target="label",
+        rank_features="outrank",
+        keep=2,
+        trials=1,
+        epochs=2,
         study=tmp_path / "k.db",
     )
     ranking = [row["feature"] for row in study.meta["feature_ranking"]]

@@ -35,10 +35,10 @@ def test_two_plugins_claiming_one_strategy_name_is_an_error():
             return [Copycat]
 
     plugins = load_plugins(entry_points=False, extra=[Clashing()])
-    with pytest.raises(PluginError, match="strategy 'random' is provided by both plugin 'automl' and plugin"):
+    with pytest.raises(PluginError, match=r"strategy .random. is provided by both plugin .automl. and plugin"):
         plugins.strategies()
 
 
 def test_unknown_strategy_lists_the_available_ones():
-    with pytest.raises(PluginError, match="available: .*random"):
+    with pytest.raises(PluginError, match=r"available: .*random"):
         load_plugins(entry_points=False).strategy("annealing")

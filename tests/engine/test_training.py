@@ -45,9 +45,7 @@ def test_exploding_training_fails_with_its_reason(tmp_path):
 
 
 def test_training_past_trial_seconds_fails(tmp_path):
-    study = automl.search(
-        small_mlp, "digits-flat", trials=2, epochs=10_000, trial_seconds=0.5, study=tmp_path / "t.db"
-    )
+    study = automl.search(small_mlp, "digits-flat", trials=2, epochs=10_000, trial_seconds=0.5, study=tmp_path / "t.db")
     assert [trial.status for trial in study.trials] == ["failed", "failed"]
     assert all("timed out" in trial.error for trial in study.trials)
 

@@ -55,7 +55,7 @@ def test_unknown_op_lists_known_ops():
     def unknown(x):
         return s.op.convolution(x, filters=3)
 
-    with pytest.raises(CompileError, match="unknown op 'convolution'; known ops: .*conv2d"):
+    with pytest.raises(CompileError, match=r"unknown op 'convolution'; known ops: .*conv2d"):
         compile_architecture(specified(unknown), (1, 4, 4))
 
 

@@ -75,15 +75,15 @@ def test_value_outside_domain_names_path_and_domain():
 
 
 def test_missing_and_extra_paths_are_named():
-    with pytest.raises(InvalidDecisionError, match="no value for 'or.wide.linear.units'"):
+    with pytest.raises(InvalidDecisionError, match=r"no value for 'or\.wide\.linear\.units'"):
         branching.replay({"width": 8, "or.branch": "wide"})
-    with pytest.raises(InvalidDecisionError, match="'or.deep.repeat.times'"):
+    with pytest.raises(InvalidDecisionError, match=r"'or\.deep\.repeat\.times'"):
         branching.replay({"width": 8, "or.branch": "wide", "or.wide.linear.units": 64, "or.deep.repeat.times": 2})
 
 
 def test_assign_unknown_path_lists_open_decisions():
     architecture = branching.new()
-    with pytest.raises(InvalidDecisionError, match="open decisions are: width, or.branch"):
+    with pytest.raises(InvalidDecisionError, match=r"open decisions are: width, or\.branch"):
         architecture.assign("depth", 3)
 
 
