@@ -64,6 +64,50 @@ def _feature_order(ranking: Any, splits: DataSplits | None) -> list[int] | None:
     return [position[name] for name in ranking.features]
 
 
+def _trial_limits(
+    workers: int,
+    scheduler: str | None,
+    trial_memory: str | int | None,
+    retries: int,
+    threads_per_worker: int,
+    trial_seconds: float | None,
+) -> Any:
+    """The limits of a trial on Dask, or None for the in-process runner (the default: no cluster, no processes)."""
+    if workers < 1:
+        raise SearchSetupError(f"workers must be at least 1, got {workers}")
+    if scheduler is not None and workers != 1:
+        raise SearchSetupError("give workers or a scheduler address, not both: a cluster brings its own workers")
+    if retries < 0:
+        raise SearchSetupError(f"retries must be 0 or more, got {retries}")
+    if threads_per_worker < 1:
+        raise SearchSetupError(f"threads per worker must be at least 1, got {threads_per_worker}")
+    if scheduler is not None and "://" not in scheduler:
+        raise SearchSetupError(f"scheduler address {scheduler!r} needs a protocol, e.g. tcp://127.0.0.1:8786")
+    if workers == 1 and scheduler is None and trial_memory is None:
+        return None
+    from automl.engine.resources import MemoryLimitError, TrialLimits, parse_memory
+
+    try:
+        memory = parse_memory(trial_memory)
+    except MemoryLimitError as error:
+        raise SearchSetupError(str(error)) from None
+    return TrialLimits(seconds=trial_seconds, memory=memory, threads=threads_per_worker)
+
+
+def _runner(evaluator: Evaluator, workers: int, scheduler: str | None, limits: Any, retries: int) -> Any:
+    """A Dask runner when the limits ask for one; None leaves the driver its in-process default."""
+    if limits is None:
+        return None
+    from automl.engine.dask_runner import ClusterError, DaskRunner
+
+    try:
+        if scheduler is not None:
+            return DaskRunner(evaluator, scheduler=scheduler, limits=limits, retries=retries)
+        return DaskRunner(evaluator, workers=workers, limits=limits, retries=retries)
+    except ClusterError as error:
+        raise SearchSetupError(str(error)) from None
+
+
 def search(
     space: SearchSpace | str,
     data: Any = None,
@@ -90,6 +134,11 @@ def search(
     plugins: Plugins | None = None,
     on_trial: Callable[[Trial, Study], None] | None = None,
     on_start: Callable[[Study, int], None] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    trial_memory: str | int | None = None,
+    retries: int = 1,
+    threads_per_worker: int = 1,
 ) -> Study:
     """Search ``space`` and return the study.
 
@@ -99,11 +148,21 @@ def search(
     or minimise it) instead of the built-in training. The study lives in the
     SQLite file ``study`` (a temporary one when None); ``resume=True``
     continues it.
+
+    Parallel trials (docs/distributed.md): ``workers=N`` runs up to N trials at
+    once on a Dask LocalCluster of N processes (call ``search`` under
+    ``if __name__ == "__main__":`` in a script); ``scheduler="tcp://host:port"``
+    uses a running cluster. ``trial_memory`` ("2GiB") fails a trial past that
+    resident memory; it needs trials in their own processes, so it runs them on
+    Dask even with one worker. ``retries``: how many times a trial whose worker
+    died, or that was in flight when the search was killed, is run again.
+    ``threads_per_worker``: torch threads of each trial on Dask.
     """
     if direction not in ("maximize", "minimize"):
         raise SearchSetupError(f"direction must be 'maximize' or 'minimize', not {direction!r}")
     if data is None and objective is None:
         raise SearchSetupError("give data to train candidates on, or an objective that scores them")
+    trial_limits = _trial_limits(workers, scheduler, trial_memory, retries, threads_per_worker, trial_seconds)
     plugins = plugins or load_plugins()
     if isinstance(space, str):
         space_reference = space
@@ -149,6 +208,7 @@ def search(
     if study is None:
         study = Path(tempfile.mkdtemp(prefix="automl-")) / "study.db"
     storage = StudyStorage(study, create=True)
+    runner = None
     try:
         meta = storage.meta()
         has_trials = storage.next_number() > 0
@@ -193,6 +253,7 @@ def search(
 
         strategy_instance = strategy_class()
         strategy_instance.setup(space, start_context(seed, trials, dict(strategy_options or {}), evaluator, report))
+        runner = _runner(evaluator, workers, scheduler, trial_limits, retries)
         driver = SearchDriver(
             storage=storage,
             strategy=strategy_instance,
@@ -201,6 +262,8 @@ def search(
             seed=seed,
             events=plugins.events,
             on_trial=on_trial,
+            runner=runner,
+            retries=retries,
         )
         if on_start is not None:
             on_start(driver_study, storage.finished_count())
@@ -208,5 +271,7 @@ def search(
         final_test(result, evaluator)
         return result
     except BaseException:
+        if runner is not None:
+            runner.close()
         storage.close()
         raise

@@ -7,6 +7,7 @@ a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -104,6 +105,29 @@ def cli() -> None:
 @click.option("--resume", is_flag=True, help="Continue the study where it stopped.")
 @click.option("--fresh", is_flag=True, help="Delete an existing study file first.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Trials run at once, on a local Dask cluster of this many processes (1: in this process).",
+)
+@click.option("--scheduler", help="Run trials on an existing Dask cluster: tcp://HOST:PORT of its scheduler.")
+@click.option("--trial-memory", help="Per-trial memory limit (e.g. 2GiB); a trial past it fails. Runs trials on Dask.")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Runs again of a trial whose worker died or that was in flight when the search was killed.",
+)
+@click.option(
+    "--threads-per-worker",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Torch threads of each trial on Dask workers.",
+)
 @click.option("--strategy-option", "strategy_option", multiple=True, help="KEY=VALUE passed to the strategy.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML file with any of these options.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -192,6 +216,11 @@ _add_rank_command()
 
 
 def main() -> None:
+    # Same seed, same candidates across processes: SMAC iterates hash-ordered sets of strings,
+    # so the command fixes Python's string hashing before anything else is imported.
+    if os.environ.get("PYTHONHASHSEED") is None and sys.platform != "win32":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "automl.cli.main", *sys.argv[1:]])
     cli(prog_name="automl")
 
 

@@ -36,6 +36,11 @@ def run_search(
     strategy_options: dict[str, Any],
     quiet: bool,
     config: Path | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    trial_memory: str | None = None,
+    retries: int = 1,
+    threads_per_worker: int = 1,
 ) -> None:
     import automl
     from automl.training import TrainingSettings
@@ -106,6 +111,11 @@ def run_search(
             keep=keep,
             on_trial=on_trial,
             on_start=on_start,
+            workers=workers,
+            scheduler=scheduler,
+            trial_memory=trial_memory,
+            retries=retries,
+            threads_per_worker=threads_per_worker,
         )
     finally:
         progress.stop()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from automl.engine.evaluation import Evaluator
 from automl.space import Candidate
 from automl.strategies.base import TrialResult
+
+if TYPE_CHECKING:  # kept out of import time: Dask workers import this module and should not need torch
+    from automl.engine.evaluation import Evaluator
 
 
 @dataclass
