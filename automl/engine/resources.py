@@ -256,7 +256,10 @@ def _watch(
     """
     deadline = started + START_SECONDS
     running = False
-    watched = psutil.Process(process.pid)
+    try:
+        watched: psutil.Process | None = psutil.Process(process.pid)
+    except psutil.NoSuchProcess:  # a quick trial can finish before it is first watched
+        watched = None
     peak = 0
     while True:
         if receiving.poll(POLL_SECONDS):
@@ -273,7 +276,7 @@ def _watch(
             if receiving.poll(0):
                 continue  # it sent its result and exited between two checks
             break
-        if limits.memory is not None:
+        if limits.memory is not None and watched is not None:
             try:
                 resident = watched.memory_info().rss
             except psutil.NoSuchProcess:
