@@ -46,7 +46,8 @@ def count_parameters(module: nn.Module) -> int:
     return sum(parameter.numel() for parameter in module.parameters())
 
 
-def _resolve(values: Mapping[str, Any], num_outputs: int | None, path: str) -> dict[str, Any]:
+def resolve_outputs(values: Mapping[str, Any], num_outputs: int | None, path: str) -> dict[str, Any]:
+    """The op's hyperparameter values with ``OUTPUTS`` replaced by the task's number of outputs."""
     resolved = {}
     for key, value in values.items():
         if value is OUTPUTS:
@@ -128,6 +129,24 @@ def build_op(
     return built, output
 
 
+def add_op_node(
+    fx_graph: fx.Graph,
+    root: nn.Module,
+    path: str,
+    built: nn.Module | Callable[..., torch.Tensor],
+    arguments: tuple[fx.Node, ...],
+) -> fx.Node:
+    """Add a built op to the fx graph: identities vanish, modules become submodules of ``root``."""
+    if isinstance(built, nn.Identity):
+        return arguments[0]
+    if isinstance(built, nn.Module):
+        root.add_module(module_name(path), built)
+        return fx_graph.call_module(module_name(path), arguments)
+    if isinstance(built, functools.partial):
+        return fx_graph.call_function(built.func, arguments, dict(built.keywords))
+    return fx_graph.call_function(built, arguments)
+
+
 def compile_graph(
     graph: nx.DiGraph,
     input_shapes: Mapping[str, Shape] | Shape,
@@ -161,18 +180,9 @@ def compile_graph(
         if attributes["kind"] == "input" or path not in needed:
             continue
         sources = attributes["inputs"]
-        values = _resolve(attributes["hyperparameters"], num_outputs, path)
+        values = resolve_outputs(attributes["hyperparameters"], num_outputs, path)
         built, probe = build_op(registry, path, attributes["kind"], values, [probes[source] for source in sources])
-        arguments = tuple(nodes[source] for source in sources)
-        if isinstance(built, nn.Identity):
-            nodes[path] = arguments[0]
-        elif isinstance(built, nn.Module):
-            root.add_module(module_name(path), built)
-            nodes[path] = fx_graph.call_module(module_name(path), arguments)
-        elif isinstance(built, functools.partial):
-            nodes[path] = fx_graph.call_function(built.func, arguments, dict(built.keywords))
-        else:
-            nodes[path] = fx_graph.call_function(built, arguments)
+        nodes[path] = add_op_node(fx_graph, root, path, built, tuple(nodes[source] for source in sources))
         probes[path] = probe
     results = [nodes[output] for output in outputs]
     fx_graph.output(results[0] if len(results) == 1 else tuple(results))

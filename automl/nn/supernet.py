@@ -22,7 +22,6 @@ are buffers, so they move with ``.to(device)`` and are saved in ``state_dict``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -32,10 +31,10 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from automl.nn.compile import build_op, count_parameters, module_name
+from automl.nn.compile import add_op_node, build_op, count_parameters, resolve_outputs
 from automl.nn.mixed_ops import input_sum, mixed_sum, operation_weights
 from automl.nn.registry import CompileError, OpRegistry, Shape, default_op_registry
-from automl.space import OUTPUTS, Architecture, Candidate, Derived, Hyperparameter, SearchSpace, SpaceError
+from automl.space import Architecture, Candidate, Derived, Hyperparameter, SearchSpace, SpaceError
 from automl.space.modules import OpModule, Output, SubstitutionModule
 
 _PROBE_BATCH = 2
@@ -410,17 +409,6 @@ class Supernet(nn.Module):
         return count_parameters(self) - sum(parameter.numel() for parameter in self.architecture_parameters())
 
 
-def _resolve_values(values: Mapping[str, Any], num_outputs: int | None, path: str) -> dict[str, Any]:
-    resolved = {}
-    for key, value in values.items():
-        if value is OUTPUTS:
-            if num_outputs is None:
-                raise SupernetError(f"{path}.{key} is OUTPUTS but no number of outputs was given")
-            value = num_outputs
-        resolved[key] = value
-    return resolved
-
-
 def build_supernet(
     space: SearchSpace,
     input_shapes: Mapping[str, Shape] | Shape,
@@ -566,17 +554,9 @@ def build_supernet(
                     f"op {path} sets its {argument} from decision(s) {', '.join(map(repr, names))}, which the "
                     "supernet searches (Or / InputChoice); fix them in `fixed`"
                 ) from None
-        values = _resolve_values(values, num_outputs, path)
+        values = resolve_outputs(values, num_outputs, path)
         built, probe = build_op(registry, path, module.kind, values, inputs)
-        if isinstance(built, nn.Identity):
-            nodes[path] = arguments[0]
-        elif isinstance(built, nn.Module):
-            root.add_module(module_name(path), built)
-            nodes[path] = fx_graph.call_module(module_name(path), arguments)
-        elif isinstance(built, functools.partial):
-            nodes[path] = fx_graph.call_function(built.func, arguments, dict(built.keywords))
-        else:
-            nodes[path] = fx_graph.call_function(built, arguments)
+        nodes[path] = add_op_node(fx_graph, root, path, built, arguments)
         probes[path] = probe
     results = [nodes[output] for output in outputs]
     fx_graph.output(results[0] if len(results) == 1 else tuple(results))
