@@ -24,7 +24,6 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import interleaved, median, median_ratio, spread, table, write_results
 
+from automl.data import DataSplits, Split
 from automl.nn import compile_architecture
 from automl.nn.supernet import build_supernet
 from automl.space import Candidate
@@ -50,41 +50,24 @@ from automl.strategies.darts import (
 from search_spaces.darts_cell import OPERATIONS, darts_cell
 
 
-@dataclass(frozen=True)
-class Split:
-    features: np.ndarray
-    target: np.ndarray
-
-
-@dataclass(frozen=True)
-class Splits:
-    """The attributes of ``automl.data.DataSplits`` the one-shot strategies read."""
-
-    train: Split
-    validation: Split
-    test: Split
-    task: str
-    num_outputs: int
-    input_shape: tuple[int, ...]
-
-
-def digits_splits(seed: int) -> Splits:
+def digits_splits(seed: int) -> DataSplits:
     bunch = load_digits()
     images = (bunch.images / 16.0).astype(np.float32)[:, np.newaxis]
     target = bunch.target.astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(images))
     train, validation, test = np.split(order, [int(0.6 * len(order)), int(0.8 * len(order))])
-    return Splits(
+    return DataSplits(
         Split(images[train], target[train]),
         Split(images[validation], target[validation]),
         Split(images[test], target[test]),
         "classification",
         10,
         (1, 8, 8),
+        [f"pixel_{index}" for index in range(64)],
     )
 
 
-def retrain(space: Any, candidate: Candidate, data: Splits, epochs: int, seed: int) -> dict[str, float]:
+def retrain(space: Any, candidate: Candidate, data: DataSplits, epochs: int, seed: int) -> dict[str, float]:
     """Train a candidate from scratch (SGD, momentum 0.9, lr 0.05 cosine, batch 64) and score it."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

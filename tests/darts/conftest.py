@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 
-
-@dataclass(frozen=True)
-class Split:
-    features: np.ndarray
-    target: np.ndarray
+from automl.data import DataSplits, Split
 
 
-@dataclass(frozen=True)
-class Splits:
-    """The attributes of ``automl.data.DataSplits`` that the one-shot strategies read."""
-
-    train: Split
-    validation: Split
-    test: Split
-    task: str
-    num_outputs: int
-    input_shape: tuple[int, ...]
-
-
-def _splits(features: np.ndarray, target: np.ndarray, sizes: tuple[int, int, int], seed: int) -> Splits:
+def _splits(features: np.ndarray, target: np.ndarray, sizes: tuple[int, int, int], seed: int) -> DataSplits:
     order = np.random.default_rng(seed).permutation(len(features))
     train, validation, test = np.split(order[: sum(sizes)], [sizes[0], sizes[0] + sizes[1]])
-    return Splits(
+    return DataSplits(
         Split(features[train], target[train]),
         Split(features[validation], target[validation]),
         Split(features[test], target[test]),
         "classification",
         int(target.max()) + 1,
         tuple(features.shape[1:]),
+        [f"feature_{index}" for index in range(int(np.prod(features.shape[1:])))],
     )
 
 
@@ -52,7 +36,7 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def digits() -> Splits:
+def digits() -> DataSplits:
     """Digits as 1x8x8 images: 400 train, 150 validation, 150 test rows."""
     bunch = load_digits()
     images = (bunch.images / 16.0).astype(np.float32)[:, np.newaxis]
@@ -60,7 +44,7 @@ def digits() -> Splits:
 
 
 @pytest.fixture(scope="session")
-def xor_data() -> Splits:
+def xor_data() -> DataSplits:
     """8 features; the class is the XOR of the signs of the first two, which no linear model of x can learn."""
     rng = np.random.default_rng(1)
     features = rng.normal(size=(1200, 8)).astype(np.float32)
