@@ -17,7 +17,7 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 @pytest.mark.parametrize("name", SPACES)
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=seeds)
 def test_random_candidates_are_valid_and_replay_identically(ready_spaces, name, seed):
     space, _ = ready_spaces[name]
@@ -31,7 +31,7 @@ def test_random_candidates_are_valid_and_replay_identically(ready_spaces, name, 
 
 
 @pytest.mark.parametrize("name", SPACES)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=seeds, batch=st.integers(2, 5))
 def test_random_candidates_compile_and_give_the_output_shape(ready_spaces, name, seed, batch):
     space, shape = ready_spaces[name]
@@ -39,6 +39,47 @@ def test_random_candidates_compile_and_give_the_output_shape(ready_spaces, name,
     output = compiled.module(torch.randn(batch, *shape))
     assert output.shape == (batch, 7)
     assert compiled.parameter_count == sum(parameter.numel() for parameter in compiled.module.parameters())
+
+
+@pytest.mark.parametrize("name", SPACES)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=seeds)
+def test_unchosen_branches_contribute_no_decisions(ready_spaces, name, seed):
+    space, _ = ready_spaces[name]
+    decisions = space.sample(np.random.default_rng(seed)).decisions
+    for path, value in decisions.items():
+        if path.endswith(".branch"):
+            scope = path.removesuffix(".branch")
+            inside = {
+                other.removeprefix(scope + ".").split(".")[0] for other in decisions if other.startswith(scope + ".")
+            }
+            assert inside <= {"branch", str(value)}
+        if path.endswith(".times"):
+            scope = path.removesuffix(".times")
+            copies = {
+                other.removeprefix(scope + ".").split(".")[0] for other in decisions if other.startswith(scope + ".")
+            }
+            assert copies <= {"times", *map(str, range(value))}
+        if path.endswith(".present") and value is False:
+            scope = path.removesuffix(".present")
+            assert not [other for other in decisions if other.startswith(scope + ".") and other != path]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=seeds)
+def test_a_shared_hyperparameter_is_one_decision(ready_spaces, seed):
+    mlp, _ = ready_spaces["mlp"]
+    architecture = mlp.sample(np.random.default_rng(seed))
+    assert list(architecture.decisions).count("activation") == 1
+    kinds = {
+        data["hyperparameters"]["kind"]
+        for _, data in architecture.to_networkx().nodes(data=True)
+        if data["kind"] == "activation"
+    }
+    assert kinds == {architecture.decisions["activation"]}  # every layer follows the one decision
+    darts, _ = ready_spaces["darts_cell"]
+    decisions = darts.sample(np.random.default_rng(seed)).decisions
+    assert not any(path.startswith("cell") for path in decisions)  # both cells follow one genotype
 
 
 @pytest.mark.parametrize("name", SPACES)
