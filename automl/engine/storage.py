@@ -9,6 +9,7 @@ study that resumes with nothing lost and nothing run twice.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -88,6 +89,25 @@ def _trial(row: sqlite3.Row) -> Trial:
     )
 
 
+def _create_study_file(path: Path) -> None:
+    """Write an empty study under a temporary name, then rename it into place.
+
+    A reader (``automl show``, a test polling the file) never sees a study file
+    without its tables.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    connection = sqlite3.connect(temporary, isolation_level=None)
+    try:
+        connection.executescript(_SCHEMA)
+        connection.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("schema_version", json.dumps(SCHEMA_VERSION)), ("created", json.dumps(time.time()))],
+        )
+    finally:
+        connection.close()
+    os.replace(temporary, path)
+
+
 class StudyStorage:
     """The SQLite file of a study. The search driver is its only writer."""
 
@@ -97,6 +117,8 @@ class StudyStorage:
             raise StudyError(f"study {self.path} does not exist; run `automl search ... --study {self.path}` first")
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _create_study_file(self.path)
         try:
             self.connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.connection.row_factory = sqlite3.Row

@@ -38,8 +38,11 @@ SCRIPT = textwrap.dedent(
 
 
 def finished(path):
-    with sqlite3.connect(path) as connection:
-        rows = connection.execute("SELECT candidate FROM trials WHERE status != 'running'").fetchall()
+    try:
+        with sqlite3.connect(path) as connection:
+            rows = connection.execute("SELECT candidate FROM trials WHERE status != 'running'").fetchall()
+    except sqlite3.OperationalError:  # the search has created the file but not its tables yet
+        return []
     return [Candidate.from_json(row[0]).key for row in rows]
 
 

@@ -117,3 +117,96 @@ def test_candidate_not_asked_is_credited(tiny_space) -> None:
     strategy.tell(enqueued, TrialResult("complete", toy_objective(enqueued)))
     assert strategy.root.visits == visits + 1
     _check_counts(strategy)
+
+
+def test_rank_normalisation_ignores_the_scale_of_an_outlier(tiny_space) -> None:
+    """One diverged score far below the rest changes no rank: the values depend on the order only."""
+
+    def run(outlier: float) -> MCTSStrategy:
+        strategy = make_strategy("mcts", tiny_space, seed=3)
+        for index in range(25):
+            candidate = strategy.ask()
+            score = outlier if index == 4 else toy_objective(candidate)
+            strategy.tell(candidate, TrialResult("complete", score))
+        return strategy
+
+    near, far = run(-0.1), run(-1e6)
+    assert [node.rank_sum for node in near.nodes] == [node.rank_sum for node in far.nodes]
+    assert all(0.0 <= near._mean(node) <= 1.0 and 0.0 <= near._best(node) <= 1.0 for node in near.nodes)
+    # the min-max normalisation squeezes every other score to ~1 instead
+    squeezed = make_strategy("mcts", tiny_space, seed=3, normalise="minmax")
+    for index in range(25):
+        candidate = squeezed.ask()
+        squeezed.tell(candidate, TrialResult("complete", -1e6 if index == 4 else toy_objective(candidate)))
+    children = [child for child in squeezed.children_of(squeezed.root).values() if child.completed == child.visits >= 3]
+    assert children and all(squeezed._mean(child) > 0.9 for child in children)
+
+
+def test_quantile_of_a_told_score() -> None:
+    strategy = MCTSStrategy()
+    strategy.scores = [0.1, 0.5, 0.5, 0.9]
+    assert strategy._quantile(0.9, told=True) == 1.0
+    assert strategy._quantile(0.1, told=True) == 0.0
+    assert strategy._quantile(0.5, told=True) == (1 + 0.5) / 3
+    strategy.scores = [0.7]
+    assert strategy._quantile(0.7, told=True) == 0.5
+
+
+def test_max_backup_keeps_the_best_score_below_each_node(tiny_space) -> None:
+    strategy = make_strategy("mcts", tiny_space, seed=0)
+    asked = drive(strategy, toy_objective, 30)
+    assert strategy.root.best == max(toy_objective(candidate) for candidate in asked)
+    assert strategy._best(strategy.root) == 1.0
+    for node in strategy.nodes:
+        for child in (strategy.nodes[index] for index in node.children.values()):
+            if child.best is not None:
+                assert node.best is not None and child.best <= node.best
+    # max_weight blends the mean and the best; 0 is plain UCT on the mean
+    child = next(iter(strategy.children_of(strategy.root).values()))
+    assert strategy._value(child) == pytest.approx(0.5 * strategy._mean(child) + 0.5 * strategy._best(child))
+    plain = make_strategy("mcts", tiny_space, seed=0, max_weight=0.0)
+    drive(plain, toy_objective, 10)
+    assert all(plain._value(node) == plain._mean(node) for node in plain.nodes)
+
+
+@pytest.mark.parametrize("options", [{"normalise": "minmax"}, {"max_weight": 1.0}, {"max_weight": 0.0}])
+def test_variants_search_without_repeats(options, tiny_space) -> None:
+    strategy = make_strategy("mcts", tiny_space, seed=1, **options)
+    asked = drive(strategy, toy_objective, TINY_SIZE + 5)
+    assert len(asked) == TINY_SIZE == len({candidate.key for candidate in asked})
+    _check_counts(strategy)
+
+
+def test_rejects_bad_new_options(tiny_space) -> None:
+    with pytest.raises(StrategyOptionError, match="normalise"):
+        make_strategy("mcts", tiny_space, normalise="zscore")
+    with pytest.raises(StrategyOptionError, match="max_weight"):
+        make_strategy("mcts", tiny_space, max_weight=1.5)
+    with pytest.raises(StrategyOptionError, match="max_weight"):
+        make_strategy("mcts", tiny_space, max_weight=-0.1)
+
+
+def test_loads_a_version_1_state(tiny_space) -> None:
+    """A state saved before ranks and best scores (version 1) still resumes: they are rebuilt from the results."""
+    strategy = make_strategy("mcts", tiny_space, seed=4)
+    asked = drive(strategy, toy_objective, 20)
+    pending = strategy.ask()
+    state = json.loads(json.dumps(strategy.state_dict()))
+    assert state["version"] == 2
+    state["version"] = 1
+    del state["scores"]
+    for node in state["nodes"]:
+        del node["rank_sum"], node["best"]
+
+    resumed = MCTSStrategy()
+    resumed.setup(tiny_space, StrategyContext(seed=0))
+    resumed.load_state_dict(state)
+    assert resumed.scores == sorted(toy_objective(candidate) for candidate in asked)
+    assert resumed.root.best == max(resumed.scores)
+    assert resumed.root.rank_sum == pytest.approx(sum(resumed._quantile(score, told=True) for score in resumed.scores))
+    resumed.tell(pending, TrialResult("complete", toy_objective(pending)))
+    more = drive(resumed, toy_objective, 10)
+    assert len(more) == 10 and not {candidate.key for candidate in more} & {candidate.key for candidate in asked}
+    _check_counts(resumed)
+    with pytest.raises(ValueError, match="version"):
+        resumed.load_state_dict({**state, "version": 3})
