@@ -25,6 +25,7 @@ import argparse
 import functools
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -377,4 +378,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.get("PYTHONHASHSEED") is None:  # SMAC iterates hash-ordered sets: fix hashing to reproduce runs
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     main()
