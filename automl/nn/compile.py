@@ -147,6 +147,18 @@ def add_op_node(
     return fx_graph.call_function(built, arguments)
 
 
+def shapes_by_input(input_names: list[str], input_shapes: Mapping[str, Shape] | Shape) -> dict[str, Shape]:
+    """One shape per architecture input; a bare shape serves a single-input space."""
+    if not isinstance(input_shapes, Mapping):
+        if len(input_names) != 1:
+            raise CompileError(f"the space has inputs {input_names}; give a shape for each")
+        return {input_names[0]: tuple(input_shapes)}
+    missing = [name for name in input_names if name not in input_shapes]
+    if missing:
+        raise CompileError(f"no input shape given for {', '.join(missing)}")
+    return {name: tuple(input_shapes[name]) for name in input_names}
+
+
 def compile_graph(
     graph: nx.DiGraph,
     input_shapes: Mapping[str, Shape] | Shape,
@@ -156,13 +168,7 @@ def compile_graph(
     """Turn the graph of ``Architecture.to_networkx()`` into a torch module."""
     registry = registry or default_op_registry()
     input_names: list[str] = graph.graph["inputs"]
-    if not isinstance(input_shapes, Mapping):
-        if len(input_names) != 1:
-            raise CompileError(f"the space has inputs {input_names}; give a shape for each")
-        input_shapes = {input_names[0]: tuple(input_shapes)}
-    missing = [name for name in input_names if name not in input_shapes]
-    if missing:
-        raise CompileError(f"no input shape given for {', '.join(missing)}")
+    input_shapes = shapes_by_input(input_names, input_shapes)
     outputs: list[str] = graph.graph["outputs"]
     needed = set(outputs)
     for output in outputs:

@@ -31,7 +31,7 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from automl.nn.compile import add_op_node, build_op, count_parameters, resolve_outputs
+from automl.nn.compile import add_op_node, build_op, count_parameters, resolve_outputs, shapes_by_input
 from automl.nn.mixed_ops import input_sum, mixed_sum, operation_weights
 from automl.nn.registry import CompileError, OpRegistry, Shape, default_op_registry
 from automl.space import Architecture, Candidate, Derived, Hyperparameter, SearchSpace, SpaceError
@@ -427,13 +427,7 @@ def build_supernet(
     architecture = walk.architecture
 
     input_names = list(architecture.inputs)
-    if not isinstance(input_shapes, Mapping):
-        if len(input_names) != 1:
-            raise SupernetError(f"the space has inputs {input_names}; give a shape for each")
-        input_shapes = {input_names[0]: tuple(input_shapes)}
-    missing = [name for name in input_names if name not in input_shapes]
-    if missing:
-        raise SupernetError(f"no input shape given for {', '.join(missing)}")
+    input_shapes = shapes_by_input(input_names, input_shapes)
 
     operation_decisions = []
     for path, modules in walk.operation_places.items():
