@@ -152,3 +152,49 @@ def test_listed_by_load_plugins_once_installed() -> None:
     assert strategies["evolution"].value is EvolutionStrategy
     assert strategies["evolution"].plugin == "evolution"
     assert plugins.strategy("evolution") is EvolutionStrategy
+
+
+def test_the_cli_lists_and_runs_it_and_it_is_gone_without_its_entry_point(tmp_path, monkeypatch) -> None:
+    import importlib.metadata
+
+    from click.testing import CliRunner
+
+    from automl.cli.main import cli
+
+    runner = CliRunner()
+    assert "evolution" in runner.invoke(cli, ["strategies"]).stdout
+    space_file = tmp_path / "space.py"
+    space_file.write_text(
+        "from automl import space as s\n\n@s.search_space\ndef net(x):\n"
+        "    x = s.op.linear(x, units=s.Choice([4, 8]))\n"
+        "    return s.op.linear(x, units=s.OUTPUTS)\n"
+    )
+    result = runner.invoke(
+        cli,
+        [
+            "search",
+            str(space_file),
+            "--data",
+            "wine",
+            "--strategy",
+            "evolution",
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--study",
+            str(tmp_path / "s.db"),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+    installed = importlib.metadata.entry_points
+
+    def without_evolution(group: str) -> list[Any]:
+        return [entry for entry in installed(group=group) if entry.name != "evolution"]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", without_evolution)
+    assert "evolution" not in runner.invoke(cli, ["strategies"]).stdout
+    gone = runner.invoke(cli, ["search", str(space_file), "--data", "wine", "--strategy", "evolution"])
+    assert gone.exit_code == 2 and "unknown strategy 'evolution'" in gone.stderr
