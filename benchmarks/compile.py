@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import interleaved, median, median_ratio, spread, table, write_results
+from hand_darts import darts_operation
 
 from automl.nn import compile_architecture
 from automl.space import SearchSpace
@@ -199,36 +200,6 @@ for _node, _edges in enumerate(DARTS_GENOTYPE):
     DARTS_CANDIDATE[f"node{_node}_inputs"] = tuple(source for source, _ in _edges)
     for _source, _operation in _edges:
         DARTS_CANDIDATE[f"node{_node}_edge{_source}"] = _operation
-
-
-def separable(channels: int, kernel: int, dilation: int = 1) -> nn.Sequential:
-    padding = dilation * (kernel - 1) // 2
-    return nn.Sequential(
-        nn.Conv2d(channels, channels, kernel, padding=padding, dilation=dilation, groups=channels, bias=False),
-        nn.Conv2d(channels, channels, 1, bias=False),
-    )
-
-
-def darts_operation(name: str, channels: int) -> nn.Module:
-    if name.startswith("sep_conv"):
-        kernel = int(name[-1])
-        return nn.Sequential(
-            nn.ReLU(),
-            separable(channels, kernel),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(),
-            separable(channels, kernel),
-            nn.BatchNorm2d(channels),
-        )
-    if name.startswith("dil_conv"):
-        return nn.Sequential(nn.ReLU(), separable(channels, int(name[-1]), dilation=2), nn.BatchNorm2d(channels))
-    if name == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride=1, padding=1)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    if name == "skip_connect":
-        return nn.Identity()
-    raise ValueError(name)
 
 
 class HandCell(nn.Module):

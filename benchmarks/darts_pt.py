@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import interleaved, median, median_ratio, spread, table, write_results
+from hand_darts import darts_operation
 
 from automl.data import DataSplits, Split
 from automl.nn import compile_architecture
@@ -99,48 +100,12 @@ def retrain(space: Any, candidate: Candidate, data: DataSplits, epochs: int, see
 
 
 # ----------------------------------------------------------------- hand-written reference network
-def _separable(channels: int, kernel: int, dilation: int = 1) -> nn.Sequential:
-    padding = dilation * (kernel - 1) // 2
-    return nn.Sequential(
-        nn.Conv2d(channels, channels, kernel, padding=padding, dilation=dilation, groups=channels, bias=False),
-        nn.Conv2d(channels, channels, 1, bias=False),
-    )
-
-
-class Zero(nn.Module):
-    def forward(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor * 0.0
-
-
-def hand_operation(name: str, channels: int) -> nn.Module:
-    """The DARTS op of ``search_spaces/darts_cell.py``, layer for layer."""
-    if name.startswith("sep_conv"):
-        kernel = int(name[-1])
-        return nn.Sequential(
-            nn.ReLU(),
-            _separable(channels, kernel),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(),
-            _separable(channels, kernel),
-            nn.BatchNorm2d(channels),
-        )
-    if name.startswith("dil_conv"):
-        return nn.Sequential(nn.ReLU(), _separable(channels, int(name[-1]), 2), nn.BatchNorm2d(channels))
-    if name == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride=1, padding=1)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    if name == "skip_connect":
-        return nn.Identity()
-    return Zero()
-
-
 class MixedOp(nn.Module):
     """DARTS' MixedOp (Liu et al. 2019, reference code): sum of w * op(x)."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.ops = nn.ModuleList(hand_operation(name, channels) for name in OPERATIONS)
+        self.ops = nn.ModuleList(darts_operation(name, channels) for name in OPERATIONS)
 
     def forward(self, tensor: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         return sum(weight * op(tensor) for weight, op in zip(weights, self.ops))
