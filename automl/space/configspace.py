@@ -59,20 +59,11 @@ def _to_configspace_hyperparameter(path: str, hyperparameter: Hyperparameter) ->
         items, encoding = _choice_items(hyperparameter)
         default = hyperparameter.default if encoding == "raw" else _json_label(hyperparameter.default)
         return cs.Categorical(path, items, default=default, meta={_ENCODING: encoding})
-    if isinstance(hyperparameter, Int):
+    if isinstance(hyperparameter, (Int, Float)):
         if hyperparameter.low == hyperparameter.high:
             return cs.Constant(path, hyperparameter.low, meta={_ENCODING: "raw"})
-        return cs.Integer(
-            path,
-            (hyperparameter.low, hyperparameter.high),
-            log=hyperparameter.log,
-            default=hyperparameter.default,
-            meta={_ENCODING: "raw"},
-        )
-    if isinstance(hyperparameter, Float):
-        if hyperparameter.low == hyperparameter.high:
-            return cs.Constant(path, hyperparameter.low, meta={_ENCODING: "raw"})
-        return cs.Float(
+        kind = cs.Integer if isinstance(hyperparameter, Int) else cs.Float
+        return kind(
             path,
             (hyperparameter.low, hyperparameter.high),
             log=hyperparameter.log,
