@@ -212,6 +212,8 @@ def run_smac_direct(table: dict[str, float], seed: int, trials: int) -> list[flo
     from smac import HyperparameterOptimizationFacade, Scenario
     from smac.model.random_forest.random_forest import RandomForest
 
+    from automl.space.configspace import to_configspace
+
     logging.getLogger("smac").setLevel(logging.ERROR)
     scores: list[float] = []
 
@@ -222,7 +224,7 @@ def run_smac_direct(table: dict[str, float], seed: int, trials: int) -> list[flo
 
     with tempfile.TemporaryDirectory() as directory:
         scenario = Scenario(
-            digits_space.to_configspace(seed=seed),
+            to_configspace(digits_space, seed=seed),
             deterministic=True,
             n_trials=trials,
             seed=seed,
@@ -247,7 +249,9 @@ def run_smac_direct(table: dict[str, float], seed: int, trials: int) -> list[flo
 
 
 def _candidate_of(configuration: Any) -> Candidate:
-    return digits_space.candidate_from_configuration(configuration)
+    from automl.space.configspace import candidate_from_configuration
+
+    return candidate_from_configuration(digits_space, configuration)
 
 
 def _ours(name: str) -> Runner:

@@ -14,7 +14,7 @@ def plot(path: Path, output: Path) -> Path:
     from matplotlib import pyplot
 
     study = Study.open(path)
-    trials = [trial for trial in study.trials if trial.status != "running"]
+    trials = [trial for trial in study.trials if trial.status.finished]
     completed = [trial for trial in trials if trial.score is not None]
     figure, axes = pyplot.subplots(figsize=(7, 4))
     numbers = [trial.number for trial in completed]

@@ -12,38 +12,21 @@ from rich.table import Table
 from automl.cli.errors import UsageProblem
 from automl.engine.storage import Trial
 from automl.engine.study import Study
+from automl.strategies.base import TrialStatus
 
 
 def run_search(
     space: str | None,
     data: str | None,
-    target: str | None,
-    strategy: str,
-    trials: int,
-    time_budget: float | None,
-    epochs: int,
-    trial_seconds: float | None,
-    batch_size: int,
-    learning_rate: float,
-    max_parameters: int | None,
-    rank_features: str | None,
-    keep: int | None,
-    seed: int,
     study: Path | None,
     resume: bool,
     fresh: bool,
-    device: str,
-    strategy_options: dict[str, Any],
     quiet: bool,
     config: Path | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
-    trial_memory: str | None = None,
-    retries: int = 1,
-    threads_per_worker: int = 1,
+    **options: Any,
 ) -> None:
+    """``options`` are the search configuration's fields as the command line names them."""
     import automl
-    from automl.training import TrainingSettings
 
     if not space:
         raise UsageProblem("give the space file: automl search SPACE_FILE[:FUNCTION] --data NAME")
@@ -51,21 +34,12 @@ def run_search(
         raise UsageProblem("give the data: --data digits (a built-in) or --data file.csv --target COLUMN")
     if resume and fresh:
         raise UsageProblem("--resume and --fresh contradict each other; pick one")
-    if trials < 1:
-        raise UsageProblem("--trials must be at least 1")
-    space_path = Path(space.partition(":")[0])
-    space_reference = str(space_path.resolve()) + (":" + space.partition(":")[2] if ":" in space else "")
     if study is None:
-        study = Path("runs") / f"{space_path.stem}-{strategy}.db"
-    if fresh:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(study) + suffix).unlink(missing_ok=True)
+        study = Path("runs") / f"{Path(space.partition(':')[0]).stem}-{options.get('strategy', 'random')}.db"
     if study.exists() and not resume and not fresh:
         Study.open(study).close()  # a file that is not a study is reported before anything else
+    trials = int(options.get("trials") or 1)
     console = Console(stderr=False)
-    settings = TrainingSettings(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seconds=trial_seconds
-    )
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -86,36 +60,20 @@ def run_search(
         if trial.score is not None and trial.score > best.get("score", float("-inf")):
             best["score"] = trial.score
         status = f"best {best['score']:.4f}" if best else "no trial finished yet"
-        if trial.status == "failed":
-            status += f" | trial {trial.number} failed: {(trial.error or '')[:60]}"
+        if trial.status is not TrialStatus.COMPLETE:
+            status += f" | trial {trial.number} {trial.status.value}: {(trial.error or '')[:60]}"
         progress.update(task_id, advance=1, status=status)
 
     try:
         result = automl.search(
-            space_reference,
+            space,
             data,
-            strategy=strategy,
-            trials=trials,
-            time_budget=time_budget,
-            epochs=epochs,
-            trial_seconds=trial_seconds,
-            seed=seed,
             study=study,
             resume=resume,
-            target=target,
-            device=device,
-            training=settings,
-            strategy_options=strategy_options,
-            max_parameters=max_parameters,
-            rank_features=rank_features,
-            keep=keep,
+            fresh=fresh,
             on_trial=on_trial,
             on_start=on_start,
-            workers=workers,
-            scheduler=scheduler,
-            trial_memory=trial_memory,
-            retries=retries,
-            threads_per_worker=threads_per_worker,
+            **options,
         )
     finally:
         progress.stop()
@@ -130,9 +88,7 @@ def print_summary(console: Console, study: Study) -> None:
     table.add_row("space", str(meta.get("space_name")))
     table.add_row("strategy", str(meta.get("strategy")))
     table.add_row("data", str(meta.get("data")))
-    finished = [trial for trial in trials if trial.status != "running"]
-    failed = [trial for trial in trials if trial.status == "failed"]
-    table.add_row("trials", f"{len(finished)} finished, {len(failed)} failed")
+    table.add_row("trials", trial_counts(trials))
     if best is None:
         table.add_row("best", "no trial completed")
     else:
@@ -148,3 +104,13 @@ def print_summary(console: Console, study: Study) -> None:
             table.add_row("model weights", str(meta["model"]))
         table.add_row("export", f"automl export {study.path} -o exported/")
     console.print(table)
+
+
+def trial_counts(trials: list[Trial]) -> str:
+    """"38 complete, 2 failed, 1 running": each trial counted once, by its status."""
+    counts = {status: 0 for status in TrialStatus}
+    for trial in trials:
+        counts[trial.status] += 1
+    order = (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED, TrialStatus.INFEASIBLE, TrialStatus.RUNNING)
+    parts = [f"{counts[status]} {status.value}" for status in order if counts[status] or status is TrialStatus.COMPLETE]
+    return ", ".join(parts)

@@ -25,7 +25,7 @@ def show(path: Path, top: int | None) -> None:
         seconds = trial.metrics.get("seconds")
         table.add_row(
             str(trial.number),
-            trial.status,
+            trial.status.value + (f" ({trial.attempts} attempts)" if trial.attempts > 1 else ""),
             "" if trial.score is None else f"{study.objective_value(trial):.4f}",
             str(trial.metrics.get("epochs", "")),
             f"{trial.metrics['parameters']:,}" if "parameters" in trial.metrics else "",
@@ -33,6 +33,9 @@ def show(path: Path, top: int | None) -> None:
             trial.error or trial.candidate.to_json()[:100],
         )
     console.print(table)
+    for trial in trials:
+        for attempt, reason in study.storage.attempt_history(trial.number):
+            console.print(f"trial {trial.number}, attempt {attempt}: {reason}")
     print_summary(console, study)
     for key, value in sorted(study.meta.items()):
         if key.startswith("strategy.") and value is not None:

@@ -31,7 +31,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from automl.engine.resources import IsolatedOutcome, TrialLimits, prepare_worker, run_isolated_trial, warm_up
 from automl.engine.runners import Finished
-from automl.space import Candidate
+from automl.strategies.base import Proposal
 
 if TYPE_CHECKING:
     from automl.engine.evaluation import Evaluator
@@ -98,7 +98,7 @@ class DaskRunner:
         # that workers cannot import), and scattered to every worker once rather than per trial.
         self._evaluator_bytes = cloudpickle.dumps(evaluator)
         self._evaluator_future = self._scatter()
-        self._in_flight: dict[distributed.Future, tuple[int, Candidate, int, int]] = {}
+        self._in_flight: dict[distributed.Future, tuple[int, Proposal, int, int]] = {}
         self._closed = False
 
     # ------------------------------------------------------------------ start
@@ -139,22 +139,24 @@ class DaskRunner:
         return self._client.scatter(self._evaluator_bytes, broadcast=True, hash=False)
 
     # ------------------------------------------------------------- protocol
-    def submit(self, number: int, candidate: Candidate, seed: int) -> None:
-        self._submit(number, candidate, seed, attempt=1)
+    def submit(self, proposal: Proposal, seed: int) -> None:
+        assert proposal.number is not None
+        self._submit(proposal.number, proposal, seed, attempt=1)
 
-    def _submit(self, number: int, candidate: Candidate, seed: int, attempt: int) -> None:
+    def _submit(self, number: int, proposal: Proposal, seed: int, attempt: int) -> None:
         if self._evaluator_future.status != "finished":  # every worker holding it was lost
             self._evaluator_future = self._scatter()
         future = self._client.submit(
             run_isolated_trial,
             self._evaluator_future,
-            candidate,
+            proposal.candidate,
             seed,
             self.limits,
+            proposal.budget,
             key=f"automl-trial-{number}-{attempt}-{uuid.uuid4().hex[:8]}",
             pure=False,
         )
-        self._in_flight[future] = (number, candidate, seed, attempt)
+        self._in_flight[future] = (number, proposal, seed, attempt)
 
     def wait(self) -> list[Finished]:
         """Block until at least one trial has an outcome; trials whose worker died may be run again first."""
@@ -163,11 +165,11 @@ class DaskRunner:
                 done, _ = distributed.wait(list(self._in_flight), return_when="FIRST_COMPLETED")
             finished: list[Finished] = []
             for future in done:
-                number, candidate, seed, attempt = self._in_flight.pop(future)
+                number, proposal, seed, attempt = self._in_flight.pop(future)
                 outcome = self._outcome(future)
                 future.release()  # the scheduler forgets the task: nothing accumulates per trial
                 if outcome.retryable and attempt <= self.retries:
-                    self._submit(number, candidate, seed, attempt + 1)
+                    self._submit(number, proposal, seed, attempt + 1)
                     continue
                 if outcome.retryable and attempt > 1:
                     outcome = IsolatedOutcome(failure=f"{outcome.failure}; it was run {attempt} times")

@@ -19,10 +19,20 @@ from automl.engine.feature_selection import keep_top_features
 from automl.engine.limits import time_limit
 from automl.nn import CompileError, compile_architecture
 from automl.space import Candidate, SearchSpace, SpaceError
-from automl.strategies.base import TrialResult
+from automl.strategies.base import TrialResult, TrialStatus
 from automl.training import TrainingSettings, TrialFailure, resolve_device, train_model
 
 Objective = Callable[[Candidate], Any]
+
+
+@dataclass
+class BuiltCandidate:
+    """A candidate turned into a model: what search, final test and export all start from."""
+
+    architecture: Any
+    settings: TrainingSettings
+    splits: Any
+    compiled: Any
 
 
 @dataclass
@@ -48,14 +58,33 @@ class Evaluator:
             raise TrialFailure("keep_features needs a feature ranking; pass --rank-features (e.g. outrank)")
         return keep_top_features(self.splits, self.feature_order, int(settings.keep_features))
 
-    def __call__(self, candidate: Candidate, seed: int) -> tuple[TrialResult, dict[str, Any] | None]:
+    def build(self, candidate: Candidate, budget: float | None = None) -> BuiltCandidate:
+        """Replay, apply the space's training values (and a budget in epochs), pick the data, compile.
+
+        The one way a candidate becomes a model, for a trial, the final test and export alike.
+        """
+        if self.splits is None or self.settings is None:
+            raise TrialFailure("no data to train on: give data, or an objective")
+        architecture = self.space.replay(candidate)
+        settings = self.settings.updated(architecture.training_values())
+        if budget is not None:
+            settings = settings.updated({"epochs": max(1, round(budget))})
+        splits = self.data_for(settings)
+        compiled = compile_architecture(
+            architecture, splits.input_shape, num_outputs=splits.num_outputs, registry=self.op_registry
+        )
+        return BuiltCandidate(architecture, settings, splits, compiled)
+
+    def __call__(
+        self, candidate: Candidate, seed: int, budget: float | None = None
+    ) -> tuple[TrialResult, dict[str, Any] | None]:
         """The result, and the trained weights (None for user objectives and failures)."""
         started = time.monotonic()
         try:
             with time_limit(self.trial_seconds):
                 if self.objective is not None:
                     return self._run_objective(candidate), None
-                return self._train(candidate, seed, started)
+                return self._train(candidate, seed, started, budget)
         except TrialFailure as failure:
             return _failed(str(failure), started), None
         except (SpaceError, CompileError) as error:
@@ -82,20 +111,18 @@ class Evaluator:
             raise TrialFailure(f"the objective returned {value}")
         metrics.update({"value": value, "seconds": time.monotonic() - started})
         score = value if self.direction == "maximize" else -value
-        return TrialResult("complete", score, metrics)
+        return TrialResult.complete(score, metrics)
 
-    def _train(self, candidate: Candidate, seed: int, started: float) -> tuple[TrialResult, dict[str, Any]]:
-        if self.splits is None or self.settings is None:
-            raise TrialFailure("no data to train on: give data, or an objective")
-        architecture = self.space.replay(candidate)
-        settings = self.settings.updated(architecture.training_values())
-        splits = self.data_for(settings)
+    def _train(
+        self, candidate: Candidate, seed: int, started: float, budget: float | None
+    ) -> tuple[TrialResult, dict[str, Any] | None]:
         torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
-        compiled = compile_architecture(
-            architecture, splits.input_shape, num_outputs=splits.num_outputs, registry=self.op_registry
-        )
+        built = self.build(candidate, budget)
+        compiled, settings, splits = built.compiled, built.settings, built.splits
         if self.max_parameters is not None and compiled.parameter_count > self.max_parameters:
-            raise TrialFailure(f"too large: {compiled.parameter_count} parameters (limit {self.max_parameters})")
+            reason = f"too large: {compiled.parameter_count} parameters (limit {self.max_parameters})"
+            metrics = {"parameters": compiled.parameter_count, "seconds": time.monotonic() - started}
+            return TrialResult(TrialStatus.INFEASIBLE, None, metrics, reason), None
         deadline = None if self.trial_seconds is None else started + self.trial_seconds
         outcome = train_model(compiled.module, splits, settings, seed, resolve_device(self.device), deadline=deadline)
         metrics = {
@@ -107,8 +134,8 @@ class Evaluator:
         }
         if settings.keep_features is not None:
             metrics["features"] = splits.input_shape[0]
-        return TrialResult("complete", outcome.score, metrics), outcome.state_dict
+        return TrialResult.complete(outcome.score, metrics), outcome.state_dict
 
 
 def _failed(reason: str, started: float) -> TrialResult:
-    return TrialResult("failed", None, {"seconds": time.monotonic() - started}, reason)
+    return TrialResult.failed(reason, {"seconds": time.monotonic() - started})

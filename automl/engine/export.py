@@ -14,16 +14,15 @@ from typing import Any
 import networkx as nx
 import torch
 
-from automl.data import load_dataset, split_dataset
+from automl.engine.assembly import build_evaluator, load_splits
+from automl.engine.config import SearchConfig, SearchSetupError, source_hash
 from automl.engine.evaluation import Evaluator
 from automl.engine.search import weights_path
 from automl.engine.space_loader import load_space
 from automl.engine.storage import COMPLETE, StudyError
 from automl.engine.study import Study
-from automl.nn import compile_architecture
 from automl.plugins import load_plugins
 from automl.space import OUTPUTS
-from automl.training import TrainingSettings
 
 
 def _plain(value: Any) -> Any:
@@ -34,29 +33,65 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def export_trial(study: Study, trial_number: int | None, output: Path) -> dict[str, Path]:
+def evaluator_of(study: Study) -> Evaluator:
+    """The evaluator the study's search used, rebuilt from its stored configuration.
+
+    The space file and the data must be the ones searched: a changed source or
+    data hash is refused, since the trial's candidate and weights would not match.
+    """
+    meta = study.meta
+    if "config" not in meta:
+        raise StudyError(f"study {study.path} has no stored search configuration (made by an older automl)")
+    config = SearchConfig.from_dict(meta["config"])
+    if config.objective is not None or meta.get("input_shape") is None:
+        raise StudyError(f"study {study.path} scored candidates with a custom objective; there is no model to export")
+    for what, reference in (("space", config.space), ("data", config.data)):
+        if reference is None or reference.startswith("python:"):
+            raise StudyError(
+                f"study {study.path}: its {what} was given as a Python object, which export cannot load again; "
+                "call automl.engine.export.export_trial(study, trial, output, evaluator=...) with it"
+            )
+    plugins = load_plugins()
+    space_file = Path(config.space.partition(":")[0])
+    if not space_file.is_file():
+        raise StudyError(f"study {study.path}: its space file {space_file} is gone; restore it to export")
+    if config.space_hash is not None and source_hash(space_file.read_text()) != config.space_hash:
+        raise StudyError(f"study {study.path}: its space file {space_file} changed since the search; restore it")
+    space = load_space(config.space)
+    try:
+        splits, _, data_hash, _ = load_splits(config.data, config, plugins.datasets())
+    except SearchSetupError as error:
+        raise StudyError(f"study {study.path}: {error}") from None
+    if config.data_hash is not None and data_hash != config.data_hash:
+        raise StudyError(f"study {study.path}: its data {config.data} changed since the search; restore it")
+    ranking = meta.get("feature_ranking")
+    ranked = [row["feature"] for row in ranking] if ranking else None
+    return build_evaluator(config, space, splits, plugins, None, ranked)
+
+
+def export_trial(
+    study: Study, trial_number: int | None, output: Path, evaluator: Evaluator | None = None
+) -> dict[str, Path]:
     meta = study.meta
     if meta.get("input_shape") is None:
         raise StudyError(f"study {study.path} scored candidates with a custom objective; there is no model to export")
     trial = study.best_trial if trial_number is None else study.storage.trial(trial_number)
     if trial is None or trial.status != COMPLETE:
-        which = "no completed trial" if trial is None else f"trial {trial.number} is {trial.status}"
+        which = "no completed trial" if trial is None else f"trial {trial.number} is {trial.status.value}"
         raise StudyError(f"study {study.path} has {which}; pick a completed one with --trial")
-    plugins = load_plugins()
-    registry = plugins.op_registry()
-    space = load_space(meta["space"])
-    architecture = space.replay(trial.candidate)
-    settings = TrainingSettings(**meta["training"]).updated(architecture.training_values())
-    input_shape, features = tuple(meta["input_shape"]), meta.get("feature_names")
-    if settings.keep_features is not None and meta.get("feature_ranking"):
-        features = [row["feature"] for row in meta["feature_ranking"]][: int(settings.keep_features)]
-        input_shape = (len(features),)
-    compiled = compile_architecture(architecture, input_shape, meta["num_outputs"], registry)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise StudyError(f"export folder {output} exists and is not empty; give a new or empty folder with -o")
+    evaluator = evaluator or evaluator_of(study)
+    built = evaluator.build(trial.candidate, trial.budget)
+    architecture, compiled = built.architecture, built.compiled
+    input_shape, features = tuple(built.splits.input_shape), list(built.splits.feature_names)
     stored = weights_path(study, trial.number)
     if stored.exists():
         state = torch.load(stored, weights_only=True)
-    else:
-        state = _retrain(study, trial, space, registry, plugins)
+    else:  # retrained with its own seed, which reproduces it
+        result, state = evaluator(trial.candidate, trial.seed, trial.budget)
+        if state is None:
+            raise StudyError(f"retraining trial {trial.number} failed: {result.error}")
     compiled.module.load_state_dict(state)
     compiled.module.eval()
 
@@ -73,7 +108,7 @@ def export_trial(study: Study, trial_number: int | None, output: Path) -> dict[s
         "test_score": meta.get("test_score") if meta.get("test_trial") == trial.number else None,
         "candidate": trial.candidate.to_dict(),
         "input_shape": list(input_shape),
-        "num_outputs": meta["num_outputs"],
+        "num_outputs": built.splits.num_outputs,
         "task": meta.get("task"),
         "feature_names": features,
         "standardisation": meta.get("standardisation"),
@@ -90,34 +125,3 @@ def export_trial(study: Study, trial_number: int | None, output: Path) -> dict[s
     written["program"] = output / "model.pt2"
     torch.export.save(program, written["program"])
     return written
-
-
-def _retrain(study: Study, trial: Any, space: Any, registry: Any, plugins: Any) -> dict[str, Any]:
-    meta = study.meta
-    if not meta.get("data_source"):
-        raise StudyError(f"study {study.path} kept no weights for trial {trial.number} and no data source to retrain")
-    dataset = load_dataset(
-        meta["data_source"], target=meta.get("target"), seed=meta["seed"], datasets=plugins.datasets()
-    )
-    splits = split_dataset(
-        dataset,
-        validation_fraction=meta.get("validation_fraction", 0.2),
-        test_fraction=meta.get("test_fraction", 0.2),
-        seed=meta["seed"],
-    )
-    feature_order = None
-    if meta.get("feature_ranking"):
-        position = {name: index for index, name in enumerate(splits.feature_names)}
-        feature_order = [position[row["feature"]] for row in meta["feature_ranking"]]
-    evaluator = Evaluator(
-        space=space,
-        splits=splits,
-        settings=TrainingSettings(**meta["training"]),
-        op_registry=registry,
-        device=meta.get("device", "auto"),
-        feature_order=feature_order,
-    )
-    result, weights = evaluator(trial.candidate, trial.seed)
-    if weights is None:
-        raise StudyError(f"retraining trial {trial.number} failed: {result.error}")
-    return weights

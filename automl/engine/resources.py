@@ -134,7 +134,7 @@ class IsolatedOutcome:
     def result(self) -> tuple[TrialResult, dict[str, Any] | None]:
         if self.payload is not None:
             return pickle.loads(self.payload)
-        return TrialResult("failed", None, {}, self.failure), None
+        return TrialResult.failed(self.failure or "failed"), None
 
 
 def prepare_worker(threads: int) -> None:
@@ -219,7 +219,7 @@ def _children_allowed() -> Iterator[None]:
 
 
 def run_isolated_trial(
-    evaluator_payload: bytes, candidate: Candidate, seed: int, limits: TrialLimits
+    evaluator_payload: bytes, candidate: Candidate, seed: int, limits: TrialLimits, budget: float | None = None
 ) -> IsolatedOutcome:
     """The Dask task: run one trial in a forked child, enforce its limits, return its pickled outcome."""
     prepare_worker(limits.threads)
@@ -227,7 +227,7 @@ def run_isolated_trial(
     receiving, sending = context.Pipe(duplex=False)
     process = context.Process(
         target=_trial_process_main,
-        args=(sending, evaluator_payload, candidate, seed, limits, os.getpid()),
+        args=(sending, evaluator_payload, candidate, seed, limits, os.getpid(), budget),
         name=f"automl-trial-{seed}",
         daemon=True,
     )
@@ -314,7 +314,13 @@ def _watch(
 
 
 def _trial_process_main(
-    sending: Connection, evaluator_payload: bytes, candidate: Candidate, seed: int, limits: TrialLimits, worker: int
+    sending: Connection,
+    evaluator_payload: bytes,
+    candidate: Candidate,
+    seed: int,
+    limits: TrialLimits,
+    worker: int,
+    budget: float | None = None,
 ) -> None:
     """In the forked child: limit, evaluate, send the pickled (result, weights), exit."""
     _die_with_worker(worker)
@@ -327,16 +333,16 @@ def _trial_process_main(
     try:
         evaluator = pickle.loads(evaluator_payload)
         sending.send_bytes(STARTED)
-        result, weights = evaluator(candidate, seed)
+        result, weights = evaluator(candidate, seed, budget)
     except MemoryError:
-        result, weights = TrialResult("failed", None, {}, "crashed: MemoryError while loading the trial"), None
+        result, weights = TrialResult.failed("crashed: MemoryError while loading the trial"), None
     if limits.memory is not None and not result.ok and _is_memory_error(result.error):
         reason = f"exceeded the memory limit of {format_memory(limits.memory)} ({result.error})"
-        result, weights = TrialResult("failed", None, dict(result.metrics), reason), None
+        result, weights = TrialResult.failed(reason, result.metrics), None
     try:
         payload = pickle.dumps((result, weights), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:  # metrics or weights that do not pickle: report that instead of hanging the driver
-        failed = TrialResult("failed", None, {}, f"crashed: its result could not be sent back: {error}")
+        failed = TrialResult.failed(f"crashed: its result could not be sent back: {error}")
         payload = pickle.dumps((failed, None), protocol=pickle.HIGHEST_PROTOCOL)
     sending.send_bytes(payload)
     sending.close()

@@ -1,9 +1,17 @@
 """The search loop: ask the strategy, run trials under the budget, tell, store.
 
-The driver is the only writer of the study. Resume: the strategy gets back its
-saved state (or, for strategies without one, replays its recorded asks and
-tells in order), trials that were in flight when the driver died are run again
-once, and the loop goes on until the requested number of trials has finished.
+The driver is the only writer of the study and owns the pairing of asks and
+tells: it numbers each proposal, keeps the ones in flight, and hands the same
+proposal back to ``tell``.
+
+Resume: the strategy's state is saved as a snapshot only when the events since
+the last one reach a fraction of all events (``SNAPSHOT_FRACTION``, at least
+``SNAPSHOT_MIN_EVENTS``), so saving costs O(1) per trial on average however
+large the study grows; resume loads the snapshot and replays the asks and tells
+recorded after it (a strategy with ``resume = "replay"`` replays them all).
+Trials in flight when the driver died run again; that costs no retry, but a
+trial in flight at ``CRASH_LIMIT`` deaths of the search in a row is failed:
+it most likely kills the process that runs it.
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ import torch
 
 from automl.engine.evaluation import Evaluator
 from automl.engine.runners import InProcessRunner, Runner
-from automl.engine.storage import COMPLETE, FAILED, RUNNING, StudyError, StudyStorage, Trial
+from automl.engine.storage import StudyError, StudyStorage, Trial
 from automl.engine.study import Study
-from automl.nn import compile_architecture
-from automl.space import Candidate
-from automl.strategies.base import Strategy, StrategyContext, TrialResult
+from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult, TrialStatus
 from automl.training import evaluate, resolve_device
 from automl.training.trainer import as_tensors, target_scaling
+
+SNAPSHOT_FRACTION = 0.25
+SNAPSHOT_MIN_EVENTS = 64
+CRASH_LIMIT = 3
+STOPPED_WHILE_RUNNING = "the search stopped while it ran"
 
 
 @dataclass
@@ -54,103 +65,151 @@ class SearchDriver:
     runner: Runner | None = None
     events: Any = None  # the plugin manager's hook relay, for event hooks
     on_trial: Callable[[Trial, Study], None] | None = None
-    retries: int = 1
     study: Study = field(init=False)
 
     def __post_init__(self) -> None:
         self.study = Study(self.storage)
         self.runner = self.runner or InProcessRunner(self.evaluator)
-        self._in_flight: dict[int, tuple[Candidate, int]] = {}
+        self._in_flight: dict[int, Proposal] = {}
         self._best_score: float | None = None
         self._dispatched: dict[int, Trial] = {}
         self._finished = 0
         self._next_number = 0
+        self._events = 0  # events stored so far
+        self._snapshot_event = 0  # the event the last snapshot includes
 
     # ------------------------------------------------------------------ resume
     def restore(self) -> list[Trial]:
-        """Bring the strategy back to where the study left it; returns trials to run again."""
-        trials = {trial.number: trial for trial in self.storage.trials()}
-        state = self.storage.strategy_state()
-        if state is not None:
+        """Bring the strategy back to where the study left it; returns the trials in flight then."""
+        state, snapshot_event = self.storage.strategy_state()
+        if self.strategy.resume == "state" and state is not None:
             self.strategy.load_state_dict(state)
         else:
-            for kind, number in self.storage.events():
+            snapshot_event = 0
+        events = self.storage.events(after=snapshot_event)
+        if events:
+            numbers = sorted({number for _, number in events})
+            trials = {trial.number: trial for trial in self._trials(numbers)}
+            for kind, number in events:
                 trial = trials[number]
                 if kind == "ask":
-                    asked = self.strategy.ask()
-                    if asked is not None and asked != trial.candidate:
+                    proposal = self.strategy.ask()
+                    if proposal is None or proposal.candidate != trial.candidate:
                         raise StudyError(
-                            f"resuming {self.storage.path}: the strategy no longer proposes trial {number}'s candidate "
-                            "(was the space, the seed or the strategy changed?); start a fresh study"
+                            f"resuming {self.storage.path}: strategy {self.strategy.name!r} no longer proposes trial "
+                            f"{number}'s candidate (was the space, the seed or the strategy changed?); "
+                            "start a fresh study"
                         )
-                elif trial.status != RUNNING:
-                    self.strategy.tell(trial.candidate, _result_of(trial))
-        completed = [trial for trial in trials.values() if trial.status == COMPLETE]
-        if completed:
-            self._best_score = max(trial.score for trial in completed)
-        return [trial for trial in trials.values() if trial.status == RUNNING]
+                elif trial.status.finished:
+                    self.strategy.tell(trial.proposal, _result_of(trial))
+        self._events = self.storage.event_count()
+        self._snapshot_event = snapshot_event
+        best = self.storage.best_score()
+        self._best_score = best
+        return self.storage.trials(TrialStatus.RUNNING)
+
+    def _trials(self, numbers: list[int]) -> list[Trial]:
+        return self.storage.trials_numbered(numbers)
+
+    def _state_if_due(self) -> Any:
+        """The strategy's state when a snapshot is due after the event about to be stored, else None."""
+        if self.strategy.resume != "state":
+            return None
+        since = self._events + 1 - self._snapshot_event
+        if since < max(SNAPSHOT_MIN_EVENTS, SNAPSHOT_FRACTION * (self._events + 1)):
+            return None
+        return self.strategy.state_dict()
+
+    def _stored(self, sequence: int, snapshot: Any) -> None:
+        self._events = sequence
+        if snapshot is not None:
+            self._snapshot_event = sequence
 
     # -------------------------------------------------------------------- loop
     def run(self) -> Study:
         started = time.monotonic()
-        requeue = self.restore()
+        in_flight_at_death = self.restore()
         self._finished = self.storage.finished_count()
         self._next_number = self.storage.next_number()
         if self.events is not None:
             self.events.automl_search_started(study=self.study)
-        for trial in requeue:
-            if trial.attempts > self.retries:
-                self._store(trial.number, trial.candidate, _lost(trial), None)
+        for trial in in_flight_at_death:
+            history = self.storage.attempt_history(trial.number)
+            deaths = 1 + _consecutive_deaths(history)
+            if deaths >= CRASH_LIMIT:
+                self._tell(trial.proposal, _killed_its_process(deaths), None)
             else:
-                self.storage.record_retry(trial.number)
-                self._dispatch(trial.number, trial.candidate, trial.seed)
+                self.storage.record_retry(trial.number, STOPPED_WHILE_RUNNING)
+                self._dispatch(trial.proposal, trial.seed)
         exhausted = False
-        while True:
-            out_of_time = self.budget.seconds is not None and time.monotonic() - started > self.budget.seconds
-            while (
-                not exhausted
-                and not out_of_time
-                and len(self._in_flight) < self.runner.capacity
-                and self._finished + len(self._in_flight) < self.budget.trials
-            ):
-                candidate = self.strategy.ask()
-                if candidate is None:
-                    exhausted = True
+        try:
+            while True:
+                out_of_time = self.budget.seconds is not None and time.monotonic() - started > self.budget.seconds
+                while (
+                    not exhausted
+                    and not out_of_time
+                    and len(self._in_flight) < self.runner.capacity
+                    and self._finished + len(self._in_flight) < self.budget.trials
+                ):
+                    proposal = self.strategy.ask()
+                    if proposal is None:
+                        exhausted = True
+                        break
+                    proposal = proposal.numbered(self._next_number)
+                    self._next_number += 1
+                    seed = trial_seed(self.seed, proposal.number)
+                    snapshot = self._state_if_due()
+                    self._stored(self.storage.record_ask(proposal, seed, snapshot), snapshot)
+                    self._dispatch(proposal, seed)
+                if not self._in_flight:
                     break
-                number = self._next_number
-                self._next_number += 1
-                seed = trial_seed(self.seed, number)
-                self.storage.record_ask(number, candidate, seed, self.strategy.state_dict())
-                self._dispatch(number, candidate, seed)
-            if not self._in_flight:
-                break
-            for done in self.runner.wait():
-                candidate, _ = self._in_flight.pop(done.number)
-                self.strategy.tell(candidate, done.result)
-                self._store(done.number, candidate, done.result, done.weights)
-        self.runner.close()
+                for done in self.runner.wait():
+                    proposal = self._in_flight.pop(done.number)
+                    self._tell(proposal, done.result, done.weights)
+        finally:
+            self.runner.close()
+        if self.strategy.resume == "state" and self._snapshot_event < self._events:
+            self.storage.save_state(self.strategy.state_dict(), self._events)
+            self._snapshot_event = self._events
         if self.events is not None:
             self.events.automl_search_finished(study=self.study)
         return self.study
 
-    def _dispatch(self, number: int, candidate: Candidate, seed: int) -> None:
-        self._in_flight[number] = (candidate, seed)
-        self._dispatched[number] = Trial(number, candidate, RUNNING, None, seed=seed, started=time.time())
-        if self.events is not None:
-            self.events.automl_trial_started(study=self.study, trial=self._dispatched[number])
-        self.runner.submit(number, candidate, seed)
-
-    def _store(self, number: int, candidate: Candidate, result: TrialResult, weights: dict[str, Any] | None) -> None:
-        status = COMPLETE if result.ok else FAILED
-        self.storage.record_tell(
-            number, status, result.score, dict(result.metrics), result.error, self.strategy.state_dict()
+    def _dispatch(self, proposal: Proposal, seed: int) -> None:
+        assert proposal.number is not None
+        self._in_flight[proposal.number] = proposal
+        running = Trial(
+            proposal.number,
+            proposal.candidate,
+            TrialStatus.RUNNING,
+            None,
+            seed=seed,
+            started=time.time(),
+            budget=proposal.budget,
+            proposal_data=dict(proposal.data),
         )
+        self._dispatched[proposal.number] = running
+        if self.events is not None:
+            self.events.automl_trial_started(study=self.study, trial=running)
+        self.runner.submit(proposal, seed)
+
+    def _tell(self, proposal: Proposal, result: TrialResult, weights: dict[str, Any] | None) -> None:
+        """The strategy learns the result, then it is stored (with a snapshot when one is due)."""
+        assert proposal.number is not None
+        number = proposal.number
+        self.strategy.tell(proposal, result)
+        status = result.status
+        if status is TrialStatus.RUNNING or (status is TrialStatus.COMPLETE and not result.ok):
+            status = TrialStatus.FAILED  # a result without a score is no complete trial
+        snapshot = self._state_if_due()
+        sequence = self.storage.record_tell(number, status, result.score, dict(result.metrics), result.error, snapshot)
+        self._stored(sequence, snapshot)
         self._finished += 1
         if result.ok and (self._best_score is None or result.score > self._best_score):
             self._best_score = result.score
             if weights is not None:
                 self._save_weights(number, weights)
-        running = self._dispatched.pop(number, None) or Trial(number, candidate, RUNNING, None)
+        running = self._dispatched.pop(number, None) or Trial(number, proposal.candidate, TrialStatus.RUNNING, None)
         trial = dataclasses.replace(
             running,
             status=status,
@@ -180,9 +239,20 @@ def _result_of(trial: Trial) -> TrialResult:
     return TrialResult(trial.status, trial.score, trial.metrics, trial.error)
 
 
-def _lost(trial: Trial) -> TrialResult:
-    return TrialResult(
-        FAILED, None, {}, f"lost: the trial was in flight when the search stopped {trial.attempts} times"
+def _consecutive_deaths(history: list[tuple[int, str]]) -> int:
+    """How many of the last attempts ended because the search died while they ran."""
+    count = 0
+    for _, reason in reversed(history):
+        if reason != STOPPED_WHILE_RUNNING:
+            break
+        count += 1
+    return count
+
+
+def _killed_its_process(deaths: int) -> TrialResult:
+    return TrialResult.failed(
+        f"crashed: the search died {deaths} times in a row while this trial ran; it most likely kills the process "
+        "that runs it (a crash in native code, or memory exhausted)"
     )
 
 
@@ -201,20 +271,24 @@ def final_test(study: Study, evaluator: Evaluator) -> float | None:
     path = weights_path(study, best.number)
     if not path.exists():
         return None
-    architecture = evaluator.space.replay(best.candidate)
-    splits = evaluator.data_for(evaluator.settings.updated(architecture.training_values()))
-    compiled = compile_architecture(architecture, splits.input_shape, splits.num_outputs, evaluator.op_registry)
-    compiled.module.load_state_dict(torch.load(path, weights_only=True))
+    built = evaluator.build(best.candidate)
+    built.compiled.module.load_state_dict(torch.load(path, weights_only=True))
     device = resolve_device(evaluator.device)
-    compiled.module.to(device)
+    built.compiled.module.to(device)
+    splits = built.splits
     features, target = as_tensors(splits.test, splits.task, device, target_scaling(splits))
-    score, loss = evaluate(compiled.module, features, target, splits.task)
+    score, loss = evaluate(built.compiled.module, features, target, splits.task)
     study.storage.set_meta({"test_score": score, "test_loss": loss, "test_trial": best.number, "model": str(path)})
     return score
 
 
 def start_context(
-    seed: int, trials: int, options: dict[str, Any], evaluator: Evaluator, report: Callable[[str, Any], None]
+    seed: int,
+    trials: int,
+    options: Any,
+    evaluator: Evaluator,
+    report: Callable[[str, Any], None],
+    run_job: Callable[..., Any] | None = None,
 ) -> StrategyContext:
     return StrategyContext(
         seed=seed,
@@ -225,4 +299,5 @@ def start_context(
         device=evaluator.device,
         op_registry=evaluator.op_registry,
         report=report,
+        run_job=run_job,
     )

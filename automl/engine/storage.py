@@ -1,9 +1,16 @@
 """Study storage in SQLite: one database per study, one commit per step.
 
 WAL mode lets ``automl show`` read while a search writes. Every ask (a trial
-row marked running, plus the strategy's state) and every tell (the result,
-plus the state) is one transaction, so a driver killed at any moment leaves a
+row marked running with its proposal, and an event) and every tell (the result,
+and an event) is one transaction, so a driver killed at any moment leaves a
 study that resumes with nothing lost and nothing run twice.
+
+The strategy's state is not rewritten at every step: a snapshot is stored with
+the sequence number of the last event it includes, and resume replays the
+events after it (see ``automl.engine.search``). Who owns what: the driver owns
+``trials``, ``events``, ``attempts`` and ``strategy_state``; ``meta`` holds the
+search configuration (``config``), the schema version, and results the search
+reports (test score, feature ranking, a strategy's reports under ``strategy.*``).
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from automl.space import Candidate
+from automl.strategies.base import Proposal, TrialStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
@@ -33,17 +41,33 @@ CREATE TABLE IF NOT EXISTS trials (
     seed INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 1,
     started REAL NOT NULL,
-    finished REAL
+    finished REAL,
+    budget REAL,
+    proposal TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS events (
     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
     trial INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS strategy_state (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts (
+    trial INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    ended REAL NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (trial, attempt)
+);
+CREATE TABLE IF NOT EXISTS strategy_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    state TEXT NOT NULL,
+    event INTEGER NOT NULL
+);
 """
 
-RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
+RUNNING, COMPLETE, FAILED = TrialStatus.RUNNING, TrialStatus.COMPLETE, TrialStatus.FAILED
+
+
+_LEFT_UNTOUCHED = "--fresh only replaces a study, and left it untouched"
 
 
 class StudyError(ValueError):
@@ -56,7 +80,7 @@ class Trial:
 
     number: int
     candidate: Candidate
-    status: str
+    status: TrialStatus
     score: float | None
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -64,6 +88,13 @@ class Trial:
     attempts: int = 1
     started: float = 0.0
     finished: float | None = None
+    budget: float | None = None
+    proposal_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def proposal(self) -> Proposal:
+        """The proposal as the strategy made it (numbered), to hand back in ``tell``."""
+        return Proposal(self.candidate, self.budget, self.proposal_data, self.number)
 
     @property
     def finished_ok(self) -> bool:
@@ -75,10 +106,11 @@ class Trial:
 
 
 def _trial(row: sqlite3.Row) -> Trial:
+    columns = row.keys()
     return Trial(
         number=row["number"],
         candidate=Candidate.from_json(row["candidate"]),
-        status=row["status"],
+        status=TrialStatus(row["status"]),
         score=row["score"],
         metrics=json.loads(row["metrics"]),
         error=row["error"],
@@ -86,6 +118,8 @@ def _trial(row: sqlite3.Row) -> Trial:
         attempts=row["attempts"],
         started=row["started"],
         finished=row["finished"],
+        budget=row["budget"] if "budget" in columns else None,
+        proposal_data=json.loads(row["proposal"]) if "proposal" in columns else {},
     )
 
 
@@ -140,6 +174,46 @@ class StudyStorage:
         except sqlite3.DatabaseError as error:
             raise StudyError(f"{self.path} cannot be used as a study: {error}") from None
 
+    @staticmethod
+    def check_path(path: Path) -> None:
+        """A study path that can be written: its folder exists or can be made, and it is no folder itself."""
+        if path.is_dir():
+            raise StudyError(f"--study {path} is a directory; give a file path such as {path / 'study.db'}")
+        parent = path.parent
+        for ancestor in [parent, *parent.parents]:
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    raise StudyError(f"cannot create study {path}: {ancestor} is a file, not a directory")
+                break
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StudyError(f"cannot create the folder of study {path}: {error.strerror}") from None
+        if not os.access(parent, os.W_OK):
+            raise StudyError(f"cannot write study {path}: its folder {parent} is not writable")
+
+    @staticmethod
+    def check_is_study(path: Path) -> None:
+        """Raise unless ``path`` is an automl study (read-only look; the file is not changed)."""
+        try:
+            with open(path, "rb") as handle:
+                header = handle.read(16)
+        except OSError as error:
+            raise StudyError(f"cannot read {path}: {error.strerror}") from None
+        if header != b"SQLite format 3\x00":
+            raise StudyError(f"{path} is not an automl study; {_LEFT_UNTOUCHED}")
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError:
+            raise StudyError(
+                f"{path} is not an automl study; --fresh only replaces a study, and left it untouched"
+            ) from None
+        finally:
+            connection.close()
+        if not {"meta", "trials", "events"} <= tables:
+            raise StudyError(f"{path} is an SQLite file but not an automl study; {_LEFT_UNTOUCHED}")
+
     def close(self) -> None:
         self.connection.close()
 
@@ -164,22 +238,51 @@ class StudyStorage:
     def meta(self) -> dict[str, Any]:
         return {row["key"]: json.loads(row["value"]) for row in self.connection.execute("SELECT key, value FROM meta")}
 
+    def schema_version(self) -> int | None:
+        return self.meta().get("schema_version")
+
+    def check_writable(self) -> None:
+        """Refuse to write into a study of another schema (readers still open it)."""
+        version = self.schema_version()
+        if version != SCHEMA_VERSION:
+            raise StudyError(
+                f"study {self.path} was written by another version of automl (schema {version}, this one writes "
+                f"schema {SCHEMA_VERSION}) and cannot be resumed; `automl show` still reads it; start a new --study"
+            )
+
     # -------------------------------------------------------------- trials
     def next_number(self) -> int:
         row = self.connection.execute("SELECT COALESCE(MAX(number), -1) + 1 FROM trials").fetchone()
         return int(row[0])
 
-    def record_ask(self, number: int, candidate: Candidate, seed: int, state: Any) -> None:
+    def record_ask(self, proposal: Proposal, seed: int, state: Any = None) -> int:
+        """Store a numbered proposal as a running trial; returns the event's sequence number."""
         with self.transaction() as connection:
             connection.execute(
-                "INSERT INTO trials (number, candidate, status, seed, started) VALUES (?, ?, ?, ?, ?)",
-                (number, candidate.to_json(), RUNNING, seed, time.time()),
+                "INSERT INTO trials (number, candidate, status, seed, started, budget, proposal) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    proposal.number,
+                    proposal.candidate.to_json(),
+                    RUNNING.value,
+                    seed,
+                    time.time(),
+                    proposal.budget,
+                    json.dumps(dict(proposal.data)),
+                ),
             )
-            connection.execute("INSERT INTO events (kind, trial) VALUES ('ask', ?)", (number,))
-            self._store_state(connection, state)
+            sequence = self._event(connection, "ask", proposal.number)
+            self._store_state(connection, state, sequence)
+        return sequence
 
-    def record_retry(self, number: int) -> None:
+    def record_retry(self, number: int, reason: str) -> None:
+        """Another attempt at a trial; the reason the last one ended goes into its attempt history."""
         with self.transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO attempts (trial, attempt, ended, reason) "
+                "SELECT number, attempts, ?, ? FROM trials WHERE number = ?",
+                (time.time(), reason, number),
+            )
             connection.execute(
                 "UPDATE trials SET attempts = attempts + 1, started = ? WHERE number = ?", (time.time(), number)
             )
@@ -187,32 +290,44 @@ class StudyStorage:
     def record_tell(
         self,
         number: int,
-        status: str,
+        status: TrialStatus,
         score: float | None,
         metrics: Mapping[str, Any],
         error: str | None,
-        state: Any,
-    ) -> None:
+        state: Any = None,
+    ) -> int:
+        """Store a trial's result; returns the event's sequence number."""
         with self.transaction() as connection:
             connection.execute(
                 "UPDATE trials SET status = ?, score = ?, metrics = ?, error = ?, finished = ? WHERE number = ?",
-                (status, score, json.dumps(metrics, default=float), error, time.time(), number),
+                (TrialStatus(status).value, score, json.dumps(metrics, default=float), error, time.time(), number),
             )
-            connection.execute("INSERT INTO events (kind, trial) VALUES ('tell', ?)", (number,))
-            self._store_state(connection, state)
+            sequence = self._event(connection, "tell", number)
+            self._store_state(connection, state, sequence)
+        return sequence
 
     @staticmethod
-    def _store_state(connection: sqlite3.Connection, state: Any) -> None:
+    def _event(connection: sqlite3.Connection, kind: str, number: int | None) -> int:
+        cursor = connection.execute("INSERT INTO events (kind, trial) VALUES (?, ?)", (kind, number))
+        return int(cursor.lastrowid)
+
+    @staticmethod
+    def _store_state(connection: sqlite3.Connection, state: Any, sequence: int) -> None:
         if state is not None:
-            connection.execute("INSERT OR REPLACE INTO strategy_state (id, state) VALUES (1, ?)", (json.dumps(state),))
+            connection.execute(
+                "INSERT OR REPLACE INTO strategy_state (id, state, event) VALUES (1, ?, ?)",
+                (json.dumps(state), sequence),
+            )
 
-    def strategy_state(self) -> Any:
-        row = self.connection.execute("SELECT state FROM strategy_state WHERE id = 1").fetchone()
-        return None if row is None else json.loads(row["state"])
+    def strategy_state(self) -> tuple[Any, int]:
+        """The last snapshot of the strategy's state and the sequence of the last event it includes."""
+        row = self.connection.execute("SELECT state, event FROM strategy_state WHERE id = 1").fetchone()
+        return (None, 0) if row is None else (json.loads(row["state"]), int(row["event"]))
 
-    def trials(self, status: str | None = None) -> list[Trial]:
+    def trials(self, status: TrialStatus | str | None = None) -> list[Trial]:
         query = "SELECT * FROM trials" + (" WHERE status = ?" if status else "") + " ORDER BY number"
-        return [_trial(row) for row in self.connection.execute(query, (status,) if status else ())]
+        parameters = (TrialStatus(status).value,) if status else ()
+        return [_trial(row) for row in self.connection.execute(query, parameters)]
 
     def trial(self, number: int) -> Trial:
         row = self.connection.execute("SELECT * FROM trials WHERE number = ?", (number,)).fetchone()
@@ -220,12 +335,52 @@ class StudyStorage:
             raise StudyError(f"study {self.path} has no trial {number}")
         return _trial(row)
 
-    def events(self) -> list[tuple[str, int]]:
+    def attempt_history(self, number: int) -> list[tuple[int, str]]:
+        """(attempt, why it ended) for each earlier attempt of a trial."""
+        if "attempts" not in self._tables():
+            return []
+        rows = self.connection.execute(
+            "SELECT attempt, reason FROM attempts WHERE trial = ? ORDER BY attempt", (number,)
+        )
+        return [(int(row["attempt"]), row["reason"]) for row in rows]
+
+    def _tables(self) -> set[str]:
+        return {row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def events(self, after: int = 0) -> list[tuple[str, int]]:
+        """The asks and tells after event ``after``, in order."""
         return [
             (row["kind"], row["trial"])
-            for row in self.connection.execute("SELECT kind, trial FROM events ORDER BY sequence")
+            for row in self.connection.execute(
+                "SELECT kind, trial FROM events WHERE sequence > ? ORDER BY sequence", (after,)
+            )
         ]
 
+    def trials_numbered(self, numbers: list[int]) -> list[Trial]:
+        found: list[Trial] = []
+        for start in range(0, len(numbers), 500):
+            chunk = numbers[start : start + 500]
+            query = f"SELECT * FROM trials WHERE number IN ({', '.join('?' * len(chunk))}) ORDER BY number"
+            found.extend(_trial(row) for row in self.connection.execute(query, chunk))
+        return found
+
+    def best_score(self) -> float | None:
+        row = self.connection.execute("SELECT MAX(score) FROM trials WHERE status = ?", (COMPLETE.value,)).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def save_state(self, state: Any, event: int) -> None:
+        """A snapshot of the strategy's state that includes the events up to ``event``."""
+        with self.transaction() as connection:
+            self._store_state(connection, state, event)
+
+    def event_count(self) -> int:
+        row = self.connection.execute("SELECT COALESCE(MAX(sequence), 0) FROM events").fetchone()
+        return int(row[0])
+
     def finished_count(self) -> int:
-        row = self.connection.execute("SELECT COUNT(*) FROM trials WHERE status != ?", (RUNNING,)).fetchone()
+        row = self.connection.execute("SELECT COUNT(*) FROM trials WHERE status != ?", (RUNNING.value,)).fetchone()
+        return int(row[0])
+
+    def count(self, status: TrialStatus) -> int:
+        row = self.connection.execute("SELECT COUNT(*) FROM trials WHERE status = ?", (status.value,)).fetchone()
         return int(row[0])

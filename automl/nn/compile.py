@@ -159,6 +159,71 @@ def shapes_by_input(input_names: list[str], input_shapes: Mapping[str, Shape] | 
     return {name: tuple(input_shapes[name]) for name in input_names}
 
 
+OpEmitter = Callable[
+    [fx.Graph, str, Mapping[str, Any], tuple[fx.Node, ...], list[torch.Tensor]], tuple[fx.Node, torch.Tensor] | None
+]
+"""``(fx_graph, path, node attributes, argument nodes, input probes) -> (node, probe)``, or None for a plain op."""
+
+
+def emit_graph_module(
+    graph: nx.DiGraph,
+    input_shapes: Mapping[str, Shape],
+    num_outputs: int | None,
+    registry: OpRegistry,
+    class_name: str,
+    root: nn.Module | None = None,
+    values_of: Callable[[str, Mapping[str, Any]], Mapping[str, Any]] | None = None,
+    emit_special: OpEmitter | None = None,
+) -> tuple[fx.GraphModule, list[Shape]]:
+    """Emit the fx code of a DAG of ops; the one emission loop of ``compile_graph`` and the supernet.
+
+    ``graph`` has graph attributes ``inputs`` and ``outputs`` (node names) and, on
+    each op node, ``kind``, ``inputs`` (ordered source nodes) and
+    ``hyperparameters``. Only the ops that the outputs need are emitted, in
+    topological order: each is built for the probe shapes of its inputs
+    (``OUTPUTS`` resolved to ``num_outputs``) and becomes a call of a submodule
+    of ``root`` named after its path, or of a function. ``values_of(path,
+    hyperparameters)`` turns a node's hyperparameters into values (default: they
+    are values already); ``emit_special`` may emit a node itself (it returns
+    the fx node and the probe of its output) or return None to build it as an op.
+    Returns the ``GraphModule`` and the output shapes (without the batch).
+    """
+    root = nn.Module() if root is None else root
+    input_names: list[str] = list(graph.graph["inputs"])
+    is_input = set(input_names)
+    outputs: list[str] = list(graph.graph["outputs"])
+    needed = set(outputs)
+    for output in outputs:
+        if output in graph:
+            needed |= nx.ancestors(graph, output)
+
+    fx_graph = fx.Graph()
+    nodes: dict[str, fx.Node] = {}
+    probes: dict[str, torch.Tensor] = {}
+    for name in input_names:
+        nodes[name] = fx_graph.placeholder(name)
+        probes[name] = torch.empty((_PROBE_BATCH, *input_shapes[name]), device="meta")
+    for path in nx.topological_sort(graph):
+        if path in is_input or path not in needed:
+            continue
+        attributes = graph.nodes[path]
+        sources = attributes["inputs"]
+        arguments = tuple(nodes[source] for source in sources)
+        inputs = [probes[source] for source in sources]
+        emitted = None if emit_special is None else emit_special(fx_graph, path, attributes, arguments, inputs)
+        if emitted is None:
+            hyperparameters = attributes["hyperparameters"]
+            values = hyperparameters if values_of is None else values_of(path, hyperparameters)
+            values = resolve_outputs(values, num_outputs, path)
+            built, probe = build_op(registry, path, attributes["kind"], values, inputs)
+            emitted = add_op_node(fx_graph, root, path, built, arguments), probe
+        nodes[path], probes[path] = emitted
+    results = [nodes[output] for output in outputs]
+    fx_graph.output(results[0] if len(results) == 1 else tuple(results))
+    module = fx.GraphModule(root, fx_graph, class_name=class_name)
+    return module, [tuple(probes[output].shape[1:]) for output in outputs]
+
+
 def compile_graph(
     graph: nx.DiGraph,
     input_shapes: Mapping[str, Shape] | Shape,
@@ -169,34 +234,13 @@ def compile_graph(
     registry = registry or default_op_registry()
     input_names: list[str] = graph.graph["inputs"]
     input_shapes = shapes_by_input(input_names, input_shapes)
-    outputs: list[str] = graph.graph["outputs"]
-    needed = set(outputs)
-    for output in outputs:
-        needed |= nx.ancestors(graph, output)
-
-    root = nn.Module()
-    fx_graph = fx.Graph()
-    nodes: dict[str, fx.Node] = {}
-    probes: dict[str, torch.Tensor] = {}
-    for name in input_names:
-        nodes[name] = fx_graph.placeholder(name)
-        probes[name] = torch.empty((_PROBE_BATCH, *input_shapes[name]), device="meta")
-    for path in nx.topological_sort(graph):
-        attributes = graph.nodes[path]
-        if attributes["kind"] == "input" or path not in needed:
-            continue
-        sources = attributes["inputs"]
-        values = resolve_outputs(attributes["hyperparameters"], num_outputs, path)
-        built, probe = build_op(registry, path, attributes["kind"], values, [probes[source] for source in sources])
-        nodes[path] = add_op_node(fx_graph, root, path, built, tuple(nodes[source] for source in sources))
-        probes[path] = probe
-    results = [nodes[output] for output in outputs]
-    fx_graph.output(results[0] if len(results) == 1 else tuple(results))
-    module = fx.GraphModule(root, fx_graph, class_name=graph.graph.get("name", "Candidate"))
+    module, output_shapes = emit_graph_module(
+        graph, input_shapes, num_outputs, registry, class_name=graph.graph.get("name", "Candidate")
+    )
     return CompiledModel(
         module=module,
         input_shapes={name: tuple(input_shapes[name]) for name in input_names},
-        output_shapes=[tuple(probes[output].shape[1:]) for output in outputs],
+        output_shapes=output_shapes,
         parameter_count=count_parameters(module),
     )
 

@@ -31,13 +31,12 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from automl.nn.compile import add_op_node, build_op, count_parameters, resolve_outputs, shapes_by_input
+from automl.nn.compile import count_parameters, emit_graph_module, shapes_by_input
 from automl.nn.mixed_ops import input_sum, mixed_sum, operation_weights
 from automl.nn.registry import CompileError, OpRegistry, Shape, default_op_registry
 from automl.space import Architecture, Candidate, Derived, Hyperparameter, SearchSpace, SpaceError
 from automl.space.modules import OpModule, Output, SubstitutionModule
 
-_PROBE_BATCH = 2
 _MIXED_KIND = "supernet_mixed_op"
 _INPUTS_KIND = "supernet_input_sum"
 
@@ -463,30 +462,18 @@ def build_supernet(
         )
     input_index = {decision.path: index for index, decision in enumerate(input_decisions)}
 
-    # the DAG of ops that the outputs need, in topological order
-    graph = nx.DiGraph()
+    # the DAG of ops; the emission keeps the ones the outputs need, in topological order
     ops = {module.path: module for module in architecture.ops}
+    graph = nx.DiGraph(inputs=input_names, outputs=[wire.source for wire in architecture.outputs])
     for path, module in ops.items():
-        graph.add_node(path)
-        for wire in module.inputs:
-            source = wire.source
+        sources = [wire.source for wire in module.inputs]
+        graph.add_node(path, kind=module.kind, hyperparameters=module.hyperparameters, inputs=sources)
+        for source in sources:
             if source not in ops and source not in architecture.inputs:
                 raise SupernetError(f"{path} reads {source}, which the supernet walk left unexpanded")
             graph.add_edge(source, path)
-    outputs = [wire.source for wire in architecture.outputs]
-    needed = set(outputs)
-    for output in outputs:
-        if output in graph:
-            needed |= nx.ancestors(graph, output)
 
     root = nn.Module()
-    fx_graph = fx.Graph()
-    nodes: dict[str, fx.Node] = {}
-    probes: dict[str, torch.Tensor] = {}
-    weights_nodes: dict[str, fx.Node] = {}
-    for name in input_names:
-        nodes[name] = fx_graph.placeholder(name)
-        probes[name] = torch.zeros((_PROBE_BATCH, *input_shapes[name]))
     for decision in operation_decisions:
         index = operation_index[decision.path]
         count = len(decision.candidates)
@@ -496,49 +483,54 @@ def build_supernet(
     for decision in input_decisions:
         root.register_buffer(f"edge_mask_{input_index[decision.path]}", torch.ones(decision.positions))
 
-    order = [path for path in nx.topological_sort(graph) if path in needed and path not in architecture.inputs]
-    for path in order:
-        module = ops[path]
-        sources = [wire.source for wire in module.inputs]
-        arguments = tuple(nodes[source] for source in sources)
-        inputs = [probes[source] for source in sources]
-        if module.kind in (_MIXED_KIND, _INPUTS_KIND):
-            decision_path = module.hyperparameters["decision"]
-            shapes = [tuple(tensor.shape[1:]) for tensor in inputs]
-            if module.kind == _MIXED_KIND:
-                decision = operation_decisions[operation_index[decision_path]]
-                if len(set(shapes)) != 1:
-                    described = ", ".join(f"{value!r}: {shape}" for value, shape in zip(decision.candidates, shapes))
-                    raise SupernetError(
-                        f"the Or at {path.rsplit('.', 1)[0]} (decision {decision_path!r}) has branches of different "
-                        f"output shapes ({described}), so they cannot be mixed; fix the decision with "
-                        f"fixed={{{decision_path!r}: ...}}"
-                    )
-                index = operation_index[decision_path]
-                if decision_path not in weights_nodes:
-                    weights_nodes[decision_path] = fx_graph.call_function(
-                        operation_weights,
-                        (
-                            fx_graph.get_attr(f"alpha_{index}"),
-                            fx_graph.get_attr(f"mask_{index}"),
-                            fx_graph.get_attr(f"frozen_{index}"),
-                        ),
-                    )
-                nodes[path] = fx_graph.call_function(mixed_sum, (weights_nodes[decision_path], *arguments))
-                probes[path] = sum(inputs) / len(inputs)
-            else:
-                if len(set(shapes)) != 1:
-                    raise SupernetError(
-                        f"the InputChoice at {path.rsplit('.', 1)[0]} (decision {decision_path!r}) has candidate "
-                        f"inputs of different shapes {shapes} after its transform, so they cannot be summed; "
-                        f"fix it with fixed={{{decision_path!r}: ...}}"
-                    )
-                edge_mask = fx_graph.get_attr(f"edge_mask_{input_index[decision_path]}")
-                nodes[path] = fx_graph.call_function(input_sum, (edge_mask, *arguments))
-                probes[path] = sum(inputs)
-            continue
+    weights_nodes: dict[str, fx.Node] = {}
+
+    def emit_searched(
+        fx_graph: fx.Graph,
+        path: str,
+        attributes: Mapping[str, Any],
+        arguments: tuple[fx.Node, ...],
+        inputs: list[torch.Tensor],
+    ) -> tuple[fx.Node, torch.Tensor] | None:
+        """A mixed op or an input sum; None for an ordinary op."""
+        kind = attributes["kind"]
+        if kind not in (_MIXED_KIND, _INPUTS_KIND):
+            return None
+        decision_path = attributes["hyperparameters"]["decision"]
+        shapes = [tuple(tensor.shape[1:]) for tensor in inputs]
+        if kind == _MIXED_KIND:
+            decision = operation_decisions[operation_index[decision_path]]
+            if len(set(shapes)) != 1:
+                described = ", ".join(f"{value!r}: {shape}" for value, shape in zip(decision.candidates, shapes))
+                raise SupernetError(
+                    f"the Or at {path.rsplit('.', 1)[0]} (decision {decision_path!r}) has branches of different "
+                    f"output shapes ({described}), so they cannot be mixed; fix the decision with "
+                    f"fixed={{{decision_path!r}: ...}}"
+                )
+            index = operation_index[decision_path]
+            if decision_path not in weights_nodes:
+                weights_nodes[decision_path] = fx_graph.call_function(
+                    operation_weights,
+                    (
+                        fx_graph.get_attr(f"alpha_{index}"),
+                        fx_graph.get_attr(f"mask_{index}"),
+                        fx_graph.get_attr(f"frozen_{index}"),
+                    ),
+                )
+            probe = sum(inputs) / len(inputs)
+            return fx_graph.call_function(mixed_sum, (weights_nodes[decision_path], *arguments)), probe
+        if len(set(shapes)) != 1:
+            raise SupernetError(
+                f"the InputChoice at {path.rsplit('.', 1)[0]} (decision {decision_path!r}) has candidate "
+                f"inputs of different shapes {shapes} after its transform, so they cannot be summed; "
+                f"fix it with fixed={{{decision_path!r}: ...}}"
+            )
+        edge_mask = fx_graph.get_attr(f"edge_mask_{input_index[decision_path]}")
+        return fx_graph.call_function(input_sum, (edge_mask, *arguments)), sum(inputs)
+
+    def values_of(path: str, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
         values = {}
-        for argument, value in module.hyperparameters.items():
+        for argument, value in hyperparameters.items():
             try:
                 values[argument] = architecture.value_of(value)
             except SpaceError:
@@ -548,13 +540,18 @@ def build_supernet(
                     f"op {path} sets its {argument} from decision(s) {', '.join(map(repr, names))}, which the "
                     "supernet searches (Or / InputChoice); fix them in `fixed`"
                 ) from None
-        values = resolve_outputs(values, num_outputs, path)
-        built, probe = build_op(registry, path, module.kind, values, inputs)
-        nodes[path] = add_op_node(fx_graph, root, path, built, arguments)
-        probes[path] = probe
-    results = [nodes[output] for output in outputs]
-    fx_graph.output(results[0] if len(results) == 1 else tuple(results))
-    network = fx.GraphModule(root, fx_graph, class_name=f"{space.name}_supernet")
+        return values
+
+    network, output_shapes = emit_graph_module(
+        graph,
+        input_shapes,
+        num_outputs,
+        registry,
+        class_name=f"{space.name}_supernet",
+        root=root,
+        values_of=values_of,
+        emit_special=emit_searched,
+    )
     return Supernet(
         network,
         space,
@@ -562,5 +559,5 @@ def build_supernet(
         input_decisions,
         dict(walk.assigned),
         {name: tuple(input_shapes[name]) for name in input_names},
-        [tuple(probes[output].shape[1:]) for output in outputs],
+        output_shapes,
     )

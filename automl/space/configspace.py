@@ -8,6 +8,12 @@ decisions (memoised by path), so its cost is the sum over modules, not the
 product over the whole tree. Spaces whose structure depends on a float, or that
 keep unfolding past ``max_depth``, cannot be bounded and raise
 :class:`UnboundedSpaceError`.
+
+The bridge is these module functions (``to_configspace``,
+``candidate_from_configuration``, ``configuration_from_candidate``), not
+methods of ``SearchSpace``, and ``automl.space`` does not re-export them:
+ConfigSpace is slow to import, and the core of the space language never needs
+it. ``SearchSpace`` and ``Architecture`` are imported here for typing only.
 """
 
 from __future__ import annotations

@@ -90,22 +90,6 @@ class SearchSpace:
     def sample_candidate(self, rng: np.random.Generator) -> Candidate:
         return Candidate(self.sample(rng).decisions)
 
-    def to_configspace(self, seed: int | None = None) -> Any:
-        """A ConfigSpace ``ConfigurationSpace`` with conditions (see ``automl.space.configspace``)."""
-        from automl.space.configspace import to_configspace
-
-        return to_configspace(self, seed=seed)
-
-    def candidate_from_configuration(self, configuration: Any) -> Candidate:
-        from automl.space.configspace import candidate_from_configuration
-
-        return candidate_from_configuration(self, configuration)
-
-    def configuration_from_candidate(self, configuration_space: Any, candidate: Mapping[str, Any]) -> Any:
-        from automl.space.configspace import configuration_from_candidate
-
-        return configuration_from_candidate(configuration_space, candidate)
-
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **{**self.options, **kwargs})
 

@@ -1,6 +1,15 @@
 """Search strategies: propose candidates and learn from results."""
 
-from automl.strategies.base import Strategy, StrategyContext, StrategyOptionError, TrialResult
+from automl.strategies.base import (
+    JobFailed,
+    Proposal,
+    Strategy,
+    StrategyContext,
+    StrategyOptionError,
+    TrialResult,
+    TrialStatus,
+)
+from automl.strategies.options import option
 
 
 def builtin_strategies() -> list[type[Strategy]]:
@@ -13,4 +22,14 @@ def builtin_strategies() -> list[type[Strategy]]:
     return [RandomStrategy, MCTSStrategy, SMBOStrategy, DartsStrategy, DartsPerturbationStrategy]
 
 
-__all__ = ["Strategy", "StrategyContext", "StrategyOptionError", "TrialResult", "builtin_strategies"]
+__all__ = [
+    "JobFailed",
+    "Proposal",
+    "Strategy",
+    "StrategyContext",
+    "StrategyOptionError",
+    "TrialResult",
+    "TrialStatus",
+    "builtin_strategies",
+    "option",
+]

@@ -14,7 +14,11 @@ architecture off the trained supernet:
   drops the inputs whose removal hurts least.
 
 The strategies are one-shot: the first ``ask()`` trains and selects, later asks
-return None, and the engine retrains the returned candidate from scratch.
+return None, and the engine retrains the returned candidate from scratch. The
+supernet phase runs as a job through the search's runner
+(``context.run_job``): under the per-trial limits, and on Dask when the search
+is, so a supernet that runs too long is stopped and recorded (the study's
+``strategy.supernet`` report holds the reason) instead of holding the driver.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from torch import nn
 
 from automl.nn.supernet import Selection, Supernet, build_supernet
 from automl.space import Candidate, SearchSpace
-from automl.strategies.base import Strategy, StrategyContext, StrategyOptionError, TrialResult, option
+from automl.strategies.base import JobFailed, Proposal, Strategy, StrategyContext, TrialResult
+from automl.strategies.options import StrategyOptionError, option
 from automl.training import resolve_device
 
 
@@ -372,42 +377,33 @@ def _setting(training: Any, name: str) -> Any:
     return getattr(training, name, None)
 
 
-_OPTIONS = {
-    "supernet_epochs": int,
-    "batch_size": int,
-    "learning_rate": float,
-    "architecture_learning_rate": float,
-    "finetune_epochs": int,
-    "seconds": float,
-    "progress": bool,
-    "fixed": dict,
-}
+@dataclass(frozen=True)
+class OneShotOptions:
+    supernet_epochs: int | None = option(None, "supernet training epochs [the search's --epochs]", minimum=0)
+    batch_size: int | None = option(None, "supernet batch size [the search's --batch-size]", minimum=1)
+    learning_rate: float = option(0.025, "SGD learning rate of the supernet's weights", minimum=0.0)
+    architecture_learning_rate: float = option(3e-4, "Adam learning rate of the alphas", minimum=0.0)
+    finetune_epochs: int = option(1, "fine-tuning epochs between DARTS-PT decisions", minimum=0)
+    seconds: float | None = option(None, "time budget of supernet training [the search's --trial-seconds]")
+    progress: bool = option(False, "show a progress bar while the supernet trains")
+    fixed: dict = option({}, "decision path -> value, fixed in the supernet instead of mixed")
 
 
-def settings_from_context(context: StrategyContext) -> SupernetSettings:
+def settings_from_context(context: StrategyContext, options: OneShotOptions) -> SupernetSettings:
     """Supernet settings from the strategy options, falling back to the study's training settings."""
-    options = dict(context.options or {})
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise StrategyOptionError(
-            f"unknown option(s) {', '.join(unknown)} for a one-shot strategy; known: {', '.join(sorted(_OPTIONS))}"
-        )
     defaults = SupernetSettings()
     training = context.training
-    settings = SupernetSettings(
-        epochs=option(options, "supernet_epochs", _setting(training, "epochs") or defaults.epochs, int),
-        batch_size=option(options, "batch_size", _setting(training, "batch_size") or defaults.batch_size, int),
-        learning_rate=option(options, "learning_rate", defaults.learning_rate, float),
-        architecture_learning_rate=option(
-            options, "architecture_learning_rate", defaults.architecture_learning_rate, float
-        ),
-        finetune_epochs=option(options, "finetune_epochs", defaults.finetune_epochs, int),
-        seconds=option(options, "seconds", _setting(training, "seconds"), float),
-        progress=bool(options.get("progress", False)),
+    return SupernetSettings(
+        epochs=options.supernet_epochs
+        if options.supernet_epochs is not None
+        else (_setting(training, "epochs") or defaults.epochs),
+        batch_size=options.batch_size or _setting(training, "batch_size") or defaults.batch_size,
+        learning_rate=options.learning_rate,
+        architecture_learning_rate=options.architecture_learning_rate,
+        finetune_epochs=options.finetune_epochs,
+        seconds=options.seconds if options.seconds is not None else _setting(training, "seconds"),
+        progress=options.progress,
     )
-    if settings.epochs < 0 or settings.finetune_epochs < 0 or settings.batch_size < 1:
-        raise StrategyOptionError("supernet_epochs and finetune_epochs must be >= 0 and batch_size >= 1")
-    return settings
 
 
 def train_supernet(
@@ -428,73 +424,103 @@ def train_supernet(
     return supernet, trainer
 
 
+def run_one_shot(
+    space: SearchSpace,
+    data: Any,
+    settings: SupernetSettings,
+    seed: int,
+    device: str,
+    fixed: Mapping[str, Any],
+    registry: Any,
+    method: str,
+) -> dict[str, Any]:
+    """The whole one-shot phase, as one job: train the supernet, select, return JSON-able results."""
+    supernet, trainer = train_supernet(space, data, settings, seed, device, fixed, registry)
+    alphas = supernet.alphas()
+    training_seconds = trainer.training_seconds
+    if method == "perturbation":
+        report = select_by_perturbation(supernet, trainer, seed, settings.finetune_epochs)
+    else:
+        report = select_by_magnitude(supernet)
+    candidate = supernet.candidate(report.selection)
+    return {
+        "candidate": candidate.to_dict(),
+        "alphas": alphas,
+        "scores": report.scores(),
+        "supernet": {
+            "training_seconds": training_seconds,
+            "selection_seconds": report.seconds,
+            "finetune_epochs": report.finetune_epochs,
+            "steps": trainer.steps,
+            "parameters": supernet.parameter_count(),
+        },
+    }
+
+
 class DartsStrategy(Strategy):
     """DARTS (Liu et al. 2019): one supernet, selection by alpha magnitude."""
 
     name = "darts"
     description = "one-shot DARTS: bilevel supernet training, then argmax-alpha selection (Liu et al. 2019)"
     method = "magnitude"
+    Options = OneShotOptions
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         super().setup(space, context)
-        self.settings = settings_from_context(context)
-        fixed = (context.options or {}).get("fixed") or {}
-        if not isinstance(fixed, Mapping):
-            raise StrategyOptionError("strategy option fixed must map decision paths to values")
-        self.fixed = dict(fixed)
+        self.settings = settings_from_context(context, self.options)
+        self.fixed = dict(self.options.fixed)
         self.result: dict[str, Any] | None = None
+        self.failure: str | None = None
         self.asked = False
         self.told = False
-
-    def _select(self, supernet: Supernet, trainer: SupernetTrainer) -> SelectionReport:
-        return select_by_magnitude(supernet)
 
     def _run(self) -> dict[str, Any]:
         context = self.context
         if context.data is None:
             raise StrategyOptionError(f"strategy {self.name!r} trains a supernet and needs the data in its context")
-        supernet, trainer = train_supernet(
-            self.space, context.data, self.settings, context.seed, context.device, self.fixed, context.op_registry
+        arguments = (
+            self.space,
+            context.data,
+            self.settings,
+            context.seed,
+            context.device,
+            self.fixed,
+            context.op_registry,
+            self.method,
         )
-        alphas = supernet.alphas()
-        training_seconds = trainer.training_seconds
-        report = self._select(supernet, trainer)
-        candidate = supernet.candidate(report.selection)
-        return {
-            "candidate": candidate.to_dict(),
-            "alphas": alphas,
-            "scores": report.scores(),
-            "supernet": {
-                "training_seconds": training_seconds,
-                "selection_seconds": report.seconds,
-                "finetune_epochs": report.finetune_epochs,
-                "steps": trainer.steps,
-                "parameters": supernet.parameter_count(),
-            },
-        }
+        if context.run_job is None:
+            return run_one_shot(*arguments)
+        return context.run_job(run_one_shot, *arguments)
 
-    def ask(self) -> Candidate | None:
-        if self.asked:
+    def ask(self) -> Proposal | None:
+        if self.asked or self.failure is not None:
             return None
         if self.result is None:
-            self.result = self._run()
+            try:
+                self.result = self._run()
+            except JobFailed as error:
+                self.failure = f"the supernet phase failed: {error}"
+                if self.context.report is not None:
+                    self.context.report("supernet", {"status": "failed", "error": self.failure})
+                return None
             if self.context.report is not None:
                 self.context.report("alphas", self.result["alphas"])
                 if self.method == "perturbation":
                     self.context.report("perturbation_scores", self.result["scores"])
-                self.context.report("supernet", self.result["supernet"])
+                self.context.report("supernet", {"status": "complete", **self.result["supernet"]})
         self.asked = True
-        return Candidate(self.result["candidate"])
+        return Proposal(Candidate(self.result["candidate"]))
 
-    def tell(self, candidate: Candidate, result: TrialResult) -> None:
+    def tell(self, proposal: Proposal, result: TrialResult) -> None:
         self.told = True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"result": self.result, "told": self.told}
+        return {"result": self.result, "told": self.told, "failure": self.failure}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume without retraining: the stored candidate is asked again only if its trial was never told."""
         self.result = state.get("result")
+        self.failure = state.get("failure")
         self.told = bool(state.get("told", False))
         self.asked = self.told
 
@@ -505,6 +531,3 @@ class DartsPerturbationStrategy(DartsStrategy):
     name = "darts-pt"
     description = "one-shot DARTS-PT: bilevel supernet training, then perturbation-based selection (Wang et al. 2021)"
     method = "perturbation"
-
-    def _select(self, supernet: Supernet, trainer: SupernetTrainer) -> SelectionReport:
-        return select_by_perturbation(supernet, trainer, self.context.seed, self.settings.finetune_epochs)

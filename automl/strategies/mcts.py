@@ -51,17 +51,19 @@ costs O(depth × branching) — it builds one architecture and looks only at the
 nodes on its path (a node's best score is ranked by bisection, O(log trials)) —
 never a walk over the whole space.
 
-Options: ``exploration`` (``c``, default 0.5), ``normalise`` (``"rank"`` or
-``"minmax"``), ``max_weight`` (in [0, 1], default 0.5; 0 is plain UCT), ``bins``
-(default 6), ``attempts`` (how many times to re-sample a candidate already
-asked, default 16). The defaults were chosen on 300 seeds (not those of the
+Options (:class:`MCTSOptions`): ``exploration`` (``c``), ``normalise``,
+``max_weight``, ``bins``, ``attempts``. The defaults were chosen on 300 seeds (not those of the
 benchmark) of two problems: the lookup table of ``benchmarks/strategies.py``
 and random tree-structured synthetic objectives with noise and diverged
 architectures; rank + mean–max lowered the regret on both.
 
-State: version 2 adds the sorted scores and, per node, the sum of ranks and the
-best score; a version 1 state still loads (those are rebuilt from the last
-score told for each candidate).
+A proposal carries the ids of the stored nodes it walked (``data["path"]``),
+so its tell credits exactly those nodes and removes their virtual loss; the
+strategy keeps no table of asks in flight, only how many asks of each
+candidate are pending (to avoid asking one twice).
+
+State (version 3): the tree, the sorted scores and the seeded generator. The
+engine saves it at growing intervals and replays the tail of asks and tells.
 """
 
 from __future__ import annotations
@@ -76,25 +78,28 @@ from typing import Any
 import numpy as np
 
 from automl.space import Candidate, SearchSpace
-from automl.strategies.base import Strategy, StrategyContext, StrategyOptionError, TrialResult, option
+from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
+from automl.strategies.options import option
 
-_OPTIONS = ("exploration", "bins", "attempts", "normalise", "max_weight")
-_NORMALISATIONS = ("rank", "minmax")
-STATE_VERSION = 2
+STATE_VERSION = 3
+
+
+@dataclass(frozen=True)
+class MCTSOptions:
+    exploration: float = option(0.5, "UCT exploration constant c", minimum=0.0)
+    normalise: str = option(
+        "rank", "scores enter the tree as their quantile (rank) or min-max scaled", choices=("rank", "minmax")
+    )
+    max_weight: float = option(
+        0.5, "weight of a node's best score against its mean (0: plain UCT)", minimum=0.0, maximum=1.0
+    )
+    bins: int = option(6, "children of a continuous or wide integer decision", minimum=2)
+    attempts: int = option(16, "re-samples when a rollout meets a candidate already asked", minimum=1)
 
 
 def _label(value: Any) -> str:
     """A stable text form of a decision value (tuples and lists alike)."""
     return json.dumps(value, sort_keys=True)
-
-
-def check_options(options: Mapping[str, Any], known: tuple[str, ...], strategy: str) -> None:
-    """Refuse an option the strategy does not know, so a typo is not silently ignored."""
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise StrategyOptionError(
-            f"strategy {strategy!r} has no option {', '.join(map(repr, unknown))}; its options are: {', '.join(known)}"
-        )
 
 
 @dataclass
@@ -142,28 +147,15 @@ class MCTSStrategy(Strategy):
 
     name = "mcts"
     description = "Monte Carlo tree search (UCT) over the tree of decisions, with random rollouts"
+    Options = MCTSOptions
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         super().setup(space, context)
-        options = context.options
-        check_options(options, _OPTIONS, self.name)
-        self.exploration: float = option(options, "exploration", 0.5, float)
-        self.bins: int = option(options, "bins", 6, int)
-        self.attempts: int = option(options, "attempts", 16, int)
-        self.normalise: str = option(options, "normalise", "rank", str)
-        self.max_weight: float = option(options, "max_weight", 0.5, float)
-        if self.normalise not in _NORMALISATIONS:
-            raise StrategyOptionError(
-                f"strategy option normalise={self.normalise!r} must be one of {', '.join(_NORMALISATIONS)}"
-            )
-        if not 0.0 <= self.max_weight <= 1.0:
-            raise StrategyOptionError(f"strategy option max_weight={self.max_weight} must be in [0, 1]")
-        if not self.exploration >= 0:
-            raise StrategyOptionError(f"strategy option exploration={self.exploration} must be >= 0")
-        if self.bins < 2:
-            raise StrategyOptionError(f"strategy option bins={self.bins} must be >= 2")
-        if self.attempts < 1:
-            raise StrategyOptionError(f"strategy option attempts={self.attempts} must be >= 1")
+        self.exploration: float = self.options.exploration
+        self.bins: int = self.options.bins
+        self.attempts: int = self.options.attempts
+        self.normalise: str = self.options.normalise
+        self.max_weight: float = self.options.max_weight
         self.rng = np.random.default_rng(context.seed)
         self.nodes: list[TreeNode] = [TreeNode()]
         self.lowest: float | None = None
@@ -171,17 +163,15 @@ class MCTSStrategy(Strategy):
         self.scores: list[float] = []  # every score told, sorted (for the quantiles)
         self.binned = False  # some node's children do not cover its whole domain
         self.results: dict[str, float | None] = {}  # candidate key -> last score told (None: failed)
-        self.in_flight: dict[str, list[list[int]]] = {}  # candidate key -> stored paths of its pending asks
+        self.pending: dict[str, int] = {}  # candidate key -> asks of it not told yet (for de-duplication)
 
     # ------------------------------------------------------------------ asking
-    def ask(self) -> Candidate | None:
+    def ask(self) -> Proposal | None:
         root = self.nodes[0]
         if root.exhausted:
             if not self.binned:
                 return None  # every candidate of the (finite) space was asked
-            candidate = self.space.sample_candidate(self.rng)
-            self.in_flight.setdefault(candidate.key, []).append([])
-            return candidate
+            return self._propose([], self.space.sample_candidate(self.rng))
         for _ in range(self.attempts):
             stored_path, candidate = self._sample()
             if not self._already_asked(candidate.key):
@@ -196,11 +186,14 @@ class MCTSStrategy(Strategy):
                 break
         for node_id in stored_path:
             self.nodes[node_id].pending += 1
-        self.in_flight.setdefault(candidate.key, []).append(stored_path)
-        return candidate
+        return self._propose(stored_path, candidate)
+
+    def _propose(self, stored_path: list[int], candidate: Candidate) -> Proposal:
+        self.pending[candidate.key] = self.pending.get(candidate.key, 0) + 1
+        return Proposal(candidate, data={"path": stored_path})
 
     def _already_asked(self, key: str) -> bool:
-        return key in self.results or key in self.in_flight
+        return key in self.results or key in self.pending
 
     def _sample(self) -> tuple[list[int], Candidate]:
         """Selection down the stored tree, expansion of one node, random rollout."""
@@ -325,19 +318,21 @@ class MCTSStrategy(Strategy):
             parent_id = parent.parent
 
     # ----------------------------------------------------------------- telling
-    def tell(self, candidate: Candidate, result: TrialResult) -> None:
+    def tell(self, proposal: Proposal, result: TrialResult) -> None:
         score = float(result.score) if result.ok and result.score is not None else None
         if score is not None and not math.isfinite(score):
             score = None
+        candidate = proposal.candidate
         key = candidate.key
         if score is not None:
             bisect.insort(self.scores, score)
-        pending = self.in_flight.get(key)
-        if pending:
-            stored_path = pending.pop(0)
-            if not pending:
-                del self.in_flight[key]
-            self._add_result(stored_path, score, in_flight=True)
+        if "path" in proposal.data:
+            left = self.pending.get(key, 0) - 1
+            if left > 0:
+                self.pending[key] = left
+            else:
+                self.pending.pop(key, None)
+            self._add_result(list(proposal.data["path"]), score, in_flight=True)
         else:  # a candidate this strategy did not ask for (enqueued by hand): credit the nodes it matches
             self._add_result(self._walk(candidate), score, in_flight=False)
         self.results[key] = score
@@ -396,12 +391,12 @@ class MCTSStrategy(Strategy):
             "scores": list(self.scores),
             "binned": self.binned,
             "results": dict(self.results),
-            "in_flight": {key: [list(path) for path in paths] for key, paths in self.in_flight.items()},
+            "pending": dict(self.pending),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         version = state.get("version")
-        if version not in (1, STATE_VERSION):
+        if version != STATE_VERSION:
             raise ValueError(f"unknown mcts state version {version!r}")
         self.rng.bit_generator.state = state["rng"]
         self.nodes = [TreeNode.from_json(node) for node in state["nodes"]]
@@ -409,26 +404,5 @@ class MCTSStrategy(Strategy):
         self.highest = state["highest"]
         self.binned = bool(state["binned"])
         self.results = dict(state["results"])
-        self.in_flight = {key: [list(path) for path in paths] for key, paths in state["in_flight"].items()}
-        if version == STATE_VERSION:
-            self.scores = sorted(float(score) for score in state["scores"])
-        else:
-            self._upgrade_version_1()
-
-    def _upgrade_version_1(self) -> None:
-        """Version 1 (min–max only) kept neither the scores' ranks nor the best score of a node: rebuild them
-        from the last score told for each candidate (re-tells and free visits of duplicates are not kept)."""
-        self.scores = sorted(score for score in self.results.values() if score is not None)
-        for node in self.nodes:
-            node.rank_sum = 0.0
-            node.best = None
-        if not self.scores:
-            return
-        for key, score in self.results.items():
-            if score is None:
-                continue
-            rank = self._quantile(score, told=True)
-            for node_id in self._walk(Candidate(dict(json.loads(key)))):  # a key is a JSON list of [path, value]
-                node = self.nodes[node_id]
-                node.rank_sum += rank
-                node.best = score if node.best is None else max(node.best, score)
+        self.pending = {key: int(count) for key, count in state["pending"].items()}
+        self.scores = sorted(float(score) for score in state["scores"])

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from automl.space import Candidate, SearchSpace
-from automl.strategies.base import Strategy, StrategyContext
+from automl.space import SearchSpace
+from automl.strategies.base import Proposal, Strategy, StrategyContext
 
 
 class RandomStrategy(Strategy):
@@ -20,8 +20,8 @@ class RandomStrategy(Strategy):
         super().setup(space, context)
         self.rng = np.random.default_rng(context.seed)
 
-    def ask(self) -> Candidate:
-        return self.space.sample_candidate(self.rng)
+    def ask(self) -> Proposal:
+        return Proposal(self.space.sample_candidate(self.rng))
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state}

@@ -15,19 +15,14 @@ block's on the repeat count. SMAC runs through its ask/tell interface, so
 several asks may be in flight; SMAC minimises cost, so ``cost = -score``, and a
 failed trial is told as ``CRASHED`` with a cost worse than any seen.
 
-Resume: :meth:`SMBOStrategy.state_dict` returns None, so the engine replays the
-asks and tells of a study in order; SMAC is fully seeded (Sobol initial design,
-forest, acquisition search, interleaved random configurations), so the replayed
-asks are the same candidates.
+Resume: SMAC's state cannot be serialised, so the strategy declares
+``resume = "replay"`` and the engine replays the asks and tells of a study in
+order; SMAC is fully seeded (Sobol initial design, forest, acquisition search,
+interleaved random configurations), so the replayed asks are the same
+candidates. A proposal carries SMAC's configuration (``data["configuration"]``)
+so its tell reaches the trial SMAC asked for, with no table of asks in flight.
 
-Options: ``initial`` (size of the Sobol initial design, default
-``max(5, trials // 5)``), ``random_probability`` (share of interleaved random
-configurations, default 0.2), ``retrain_after`` (configurations proposed per
-model fit, default 1), ``challengers`` (random points scored by the acquisition
-search, default 2000), ``local_searches`` (local searches started per ask,
-default 5), ``attempts`` (SMAC asks tried to get a candidate not asked before,
-default 16), ``crash_cost`` (cost told for a failed trial; default:
-worse than the worst cost seen by half their spread).
+Options: see :class:`SMBOOptions` (``automl strategies smbo``).
 """
 
 from __future__ import annotations
@@ -38,15 +33,27 @@ import shutil
 import tempfile
 import warnings
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from automl.space import Candidate, SearchSpace
-from automl.strategies.base import Strategy, StrategyContext, StrategyOptionError, TrialResult, option
-from automl.strategies.mcts import check_options
+from automl.space.configspace import candidate_from_configuration, configuration_from_candidate, to_configspace
+from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
+from automl.strategies.options import option
 
-_OPTIONS = ("initial", "random_probability", "retrain_after", "challengers", "local_searches", "attempts", "crash_cost")
 _DEFAULT_TRIALS = 50
+
+
+@dataclass(frozen=True)
+class SMBOOptions:
+    initial: int | None = option(None, "size of the Sobol initial design [max(5, trials // 5)]", minimum=1)
+    random_probability: float = option(0.2, "share of interleaved random configurations", minimum=0.0, maximum=1.0)
+    retrain_after: int = option(1, "configurations proposed per model fit", minimum=1)
+    challengers: int = option(2000, "random points scored by the acquisition search", minimum=1)
+    local_searches: int = option(5, "local searches started per ask", minimum=1)
+    attempts: int = option(16, "SMAC asks tried to get a candidate not asked before", minimum=1)
+    crash_cost: float | None = option(None, "cost told for a failed trial [worse than the worst seen]")
 
 
 def _quiet_smac() -> None:
@@ -65,6 +72,8 @@ class SMBOStrategy(Strategy):
 
     name = "smbo"
     description = "SMAC: random forest surrogate + expected improvement over the ConfigSpace export of the space"
+    Options = SMBOOptions
+    resume = "replay"
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         from smac import HyperparameterOptimizationFacade, Scenario
@@ -72,27 +81,18 @@ class SMBOStrategy(Strategy):
         from smac.model.random_forest.random_forest import RandomForest
 
         super().setup(space, context)
-        options = context.options
-        check_options(options, _OPTIONS, self.name)
+        options = self.options
         trials = context.trials or _DEFAULT_TRIALS
-        initial = option(options, "initial", max(5, trials // 5), int)
-        random_probability = option(options, "random_probability", 0.2, float)
-        retrain_after = option(options, "retrain_after", 1, int)
-        challengers = option(options, "challengers", 2000, int)
-        local_searches = option(options, "local_searches", 5, int)
-        self.attempts: int = option(options, "attempts", 16, int)
-        self.crash_cost: float | None = option(options, "crash_cost", None, float)
-        if initial < 1:
-            raise StrategyOptionError(f"strategy option initial={initial} must be >= 1")
-        if not 0.0 <= random_probability <= 1.0:
-            raise StrategyOptionError(f"strategy option random_probability={random_probability} must be in [0, 1]")
-        if min(retrain_after, challengers, local_searches, self.attempts) < 1:
-            raise StrategyOptionError(
-                "strategy options retrain_after, challengers, local_searches and attempts must be >= 1"
-            )
+        initial = options.initial or max(5, trials // 5)
+        random_probability = options.random_probability
+        retrain_after = options.retrain_after
+        challengers = options.challengers
+        local_searches = options.local_searches
+        self.attempts: int = options.attempts
+        self.crash_cost: float | None = options.crash_cost
 
         _quiet_smac()
-        self.configuration_space = space.to_configspace(seed=context.seed)
+        self.configuration_space = to_configspace(space, seed=context.seed)
         self.directory = tempfile.mkdtemp(prefix="automl-smac-")
         weakref.finalize(self, shutil.rmtree, self.directory, True)
         facade = HyperparameterOptimizationFacade
@@ -138,14 +138,14 @@ class SMBOStrategy(Strategy):
             logging_level=False,
             overwrite=True,
         )
-        self.in_flight: dict[str, list[Any]] = {}  # candidate key -> SMAC TrialInfos asked for it
+        self.pending: dict[str, int] = {}  # candidate key -> asks of it not told yet
         self.shadows: dict[str, list[Any]] = {}  # duplicates of a candidate in flight, told with it
         self.outcomes: dict[str, tuple[float, bool]] = {}  # candidate key -> (cost, completed) told
         self.worst_cost: float | None = None
         self.best_cost: float | None = None
         self.exhausted = False
 
-    def ask(self) -> Candidate | None:
+    def ask(self) -> Proposal | None:
         """SMAC's next configuration as a candidate; configurations that map to a candidate
         already asked (possible when an export leaves a branch's decisions unconditional) are
         told what is known of that candidate and skipped, ``attempts`` times at most."""
@@ -158,12 +158,15 @@ class SMBOStrategy(Strategy):
             if key in self.outcomes:
                 self.smac.tell(info, self._trial_value(*self.outcomes[key]), save=False)
                 continue
-            if key in self.in_flight:
+            if key in self.pending:
                 self.shadows.setdefault(key, []).append(info)
                 continue
             break
-        self.in_flight.setdefault(key, []).append(info)
-        return candidate
+        else:
+            return None  # every attempt met a candidate asked before: nothing new to propose
+        self.pending[key] = self.pending.get(key, 0) + 1
+        configuration = {name: _plain(value) for name, value in dict(info.config).items()}
+        return Proposal(candidate, data={"configuration": configuration, "seed": info.seed})
 
     def _smac_ask(self) -> Any:
         from smac.main.exceptions import ConfigurationSpaceExhaustedException
@@ -181,19 +184,24 @@ class SMBOStrategy(Strategy):
             return None
 
     def _candidate(self, configuration: Any) -> Candidate:
-        return self.space.candidate_from_configuration(configuration)
+        return candidate_from_configuration(self.space, configuration)
 
-    def tell(self, candidate: Candidate, result: TrialResult) -> None:
+    def tell(self, proposal: Proposal, result: TrialResult) -> None:
+        from ConfigSpace import Configuration
         from smac.runhistory.dataclasses import TrialInfo
 
+        candidate = proposal.candidate
         key = candidate.key
-        infos = self.in_flight.get(key)
-        if infos:
-            info = infos.pop(0)
-            if not infos:
-                del self.in_flight[key]
+        if "configuration" in proposal.data:
+            configuration = Configuration(self.configuration_space, values=dict(proposal.data["configuration"]))
+            info = TrialInfo(config=configuration, seed=proposal.data.get("seed"))
+            left = self.pending.get(key, 0) - 1
+            if left > 0:
+                self.pending[key] = left
+            else:
+                self.pending.pop(key, None)
         else:  # not asked by SMAC (enqueued by hand): SMAC accepts results of any configuration
-            configuration = self.space.configuration_from_candidate(self.configuration_space, candidate)
+            configuration = configuration_from_candidate(self.configuration_space, candidate)
             info = TrialInfo(config=configuration, seed=int(self.context.seed))
         score = result.score if result.ok else None
         if score is not None and math.isfinite(score):
@@ -205,7 +213,7 @@ class SMBOStrategy(Strategy):
             outcome = (self._failure_cost(), False)
         self.outcomes[key] = outcome
         self.smac.tell(info, self._trial_value(*outcome), save=False)
-        if key not in self.in_flight:
+        if key not in self.pending:
             for shadow in self.shadows.pop(key, []):
                 self.smac.tell(shadow, self._trial_value(*outcome), save=False)
 
@@ -224,10 +232,7 @@ class SMBOStrategy(Strategy):
         spread = self.worst_cost - self.best_cost
         return self.worst_cost + (0.5 * spread if spread > 0 else 1.0)
 
-    def state_dict(self) -> None:
-        """None: the engine replays asks and tells; SMAC's asks are deterministic for a seed.
 
-        Across processes that holds with fixed string hashing (``PYTHONHASHSEED``),
-        because SMAC iterates hash-ordered sets; the ``automl`` command fixes it.
-        """
-        return None
+def _plain(value: Any) -> Any:
+    """A configuration value as JSON keeps it (numpy scalars to Python numbers)."""
+    return value.item() if hasattr(value, "item") else value

@@ -104,3 +104,39 @@ def test_compiled_module_exports_with_torch_export():
     program = torch.export.export(compiled.module.eval(), (torch.randn(2, 4),))
     inputs = torch.randn(2, 4)
     assert torch.allclose(program.module()(inputs), compiled.module(inputs))
+
+
+def test_one_emission_loop_serves_special_nodes_and_lazy_values():
+    """``emit_graph_module``, shared by compile_graph and the supernet: hooks emit nodes and resolve values."""
+    import networkx as nx
+
+    from automl.nn.compile import emit_graph_module
+
+    graph = nx.DiGraph(inputs=["x"], outputs=["double"])
+    graph.add_node("layer.one", kind="linear", hyperparameters={"units": "width"}, inputs=["x"])
+    graph.add_node("double", kind="twice", hyperparameters={}, inputs=["layer.one"])
+    graph.add_node("unused", kind="no_such_op", hyperparameters={}, inputs=["x"])
+    graph.add_edges_from([("x", "layer.one"), ("layer.one", "double"), ("x", "unused")])
+
+    def twice(fx_graph, path, attributes, arguments, inputs):
+        if attributes["kind"] != "twice":
+            return None
+        return fx_graph.call_function(torch.mul, (arguments[0], fx_graph.get_attr("factor"))), inputs[0]
+
+    root = nn.Module()
+    root.register_buffer("factor", torch.full((1,), 2.0))
+    module, shapes = emit_graph_module(
+        graph,
+        {"x": (3,)},
+        None,
+        default_op_registry(),
+        class_name="Emitted",
+        root=root,
+        values_of=lambda path, values: {"units": 5 if values["units"] == "width" else 0},
+        emit_special=twice,
+    )
+    assert type(module).__name__ == "Emitted" and shapes == [(5,)]
+    assert [name for name, _ in module.named_children()] == ["layer__one"]  # '.' is not allowed in submodule names
+    assert torch.equal(module.factor, torch.full((1,), 2.0))  # the root's attributes that the graph reads
+    inputs = torch.randn(2, 3)
+    assert torch.allclose(module(inputs), 2 * module.layer__one(inputs))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from automl.nn import compile_architecture
 from automl.space import Candidate
+from automl.space.configspace import candidate_from_configuration, configuration_from_candidate, to_configspace
 
 SPACES = ["mlp", "tabular", "cnn", "darts_cell"]
 seeds = st.integers(0, 2**32 - 1)
@@ -85,22 +86,22 @@ def test_a_shared_hyperparameter_is_one_decision(ready_spaces, seed):
 @pytest.mark.parametrize("name", SPACES)
 def test_every_configuration_maps_to_a_valid_candidate(ready_spaces, name):
     space, _ = ready_spaces[name]
-    configuration_space = space.to_configspace(seed=1)
+    configuration_space = to_configspace(space, seed=1)
     for configuration in configuration_space.sample_configuration(200):
-        candidate = space.candidate_from_configuration(configuration)
+        candidate = candidate_from_configuration(space, configuration)
         assert space.replay(candidate).is_specified
 
 
 @pytest.mark.parametrize("name", SPACES)
 def test_every_candidate_maps_to_a_valid_configuration(ready_spaces, name):
     space, _ = ready_spaces[name]
-    configuration_space = space.to_configspace(seed=1)
+    configuration_space = to_configspace(space, seed=1)
     rng = np.random.default_rng(2)
     for _ in range(200):
         candidate = space.sample_candidate(rng)
-        configuration = space.configuration_from_candidate(configuration_space, candidate)
+        configuration = configuration_from_candidate(configuration_space, candidate)
         configuration.check_valid_configuration()
-        back = space.candidate_from_configuration(configuration)
+        back = candidate_from_configuration(space, configuration)
         assert list(back) == list(candidate)
         for path, value in candidate.items():
             if isinstance(value, float):  # ConfigSpace keeps floats to about 13 digits
@@ -111,7 +112,7 @@ def test_every_candidate_maps_to_a_valid_configuration(ready_spaces, name):
 
 def test_configspace_conditions_follow_branches(ready_spaces):
     space, _ = ready_spaces["cnn"]
-    configuration_space = space.to_configspace()
+    configuration_space = to_configspace(space)
     parents = {condition.child.name: condition for condition in configuration_space.conditions}
     assert "repeat.1.or.branch" in parents  # the second block exists only for repeat counts >= 2
     assert set(parents["repeat.1.or.branch"].values) == {2, 3}

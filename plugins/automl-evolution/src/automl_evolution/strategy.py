@@ -22,14 +22,20 @@ re-mutating (``attempts`` times), which matters on small, finite spaces.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from automl.space import Candidate, SearchSpace
-from automl.strategies.base import Strategy, StrategyContext, StrategyOptionError, TrialResult, option
+from automl.strategies import Proposal, Strategy, StrategyContext, TrialResult, option
 
-_OPTIONS = ("population", "sample", "attempts")
+
+@dataclass(frozen=True)
+class EvolutionOptions:
+    population: int = option(20, "members kept (P); the first P asks are random", minimum=1)
+    sample: int = option(5, "tournament size (S)", minimum=1)
+    attempts: int = option(16, "re-mutations to avoid a candidate already asked", minimum=1)
 
 
 class EvolutionStrategy(Strategy):
@@ -37,28 +43,20 @@ class EvolutionStrategy(Strategy):
 
     name = "evolution"
     description = "regularised evolution (Real et al., 2019): tournament of S, mutate one decision, age out the oldest"
+    Options = EvolutionOptions
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         super().setup(space, context)
-        options = context.options
-        unknown = sorted(set(options) - set(_OPTIONS))
-        if unknown:
-            raise StrategyOptionError(
-                f"strategy 'evolution' has no option {', '.join(map(repr, unknown))}; its options are: "
-                + ", ".join(_OPTIONS)
-            )
-        self.population_size: int = option(options, "population", 20, int)
-        self.sample_size: int = option(options, "sample", 5, int)
-        self.attempts: int = option(options, "attempts", 16, int)
-        if self.population_size < 1 or self.sample_size < 1 or self.attempts < 1:
-            raise StrategyOptionError("strategy options population, sample and attempts must be >= 1")
+        self.population_size: int = self.options.population
+        self.sample_size: int = self.options.sample
+        self.attempts: int = self.options.attempts
         self.rng = np.random.default_rng(context.seed)
         self.population: deque[tuple[Candidate, float | None]] = deque()  # oldest first
         self.asked = 0
         self.seen: set[str] = set()
 
     # ----------------------------------------------------------------- asking
-    def ask(self) -> Candidate:
+    def ask(self) -> Proposal:
         candidate = self._propose()
         for _ in range(self.attempts - 1):
             if candidate.key not in self.seen:
@@ -66,7 +64,7 @@ class EvolutionStrategy(Strategy):
             candidate = self._propose()
         self.asked += 1
         self.seen.add(candidate.key)
-        return candidate
+        return Proposal(candidate)
 
     def _propose(self) -> Candidate:
         if self.asked < self.population_size or not self.population:
@@ -117,11 +115,11 @@ class EvolutionStrategy(Strategy):
         return value
 
     # ----------------------------------------------------------------- telling
-    def tell(self, candidate: Candidate, result: TrialResult) -> None:
+    def tell(self, proposal: Proposal, result: TrialResult) -> None:
         score = float(result.score) if result.ok and result.score is not None else None
         if score is not None and not np.isfinite(score):
             score = None
-        self.population.append((candidate, score))
+        self.population.append((proposal.candidate, score))
         if len(self.population) > self.population_size:
             self.population.popleft()  # aging: the oldest dies, not the worst
 
