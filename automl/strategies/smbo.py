@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from automl.space import Candidate, SearchSpace
-from automl.space.configspace import candidate_from_configuration, configuration_from_candidate, to_configspace
 from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
 from automl.strategies.options import option
 
@@ -92,6 +91,8 @@ class SMBOStrategy(Strategy):
         self.crash_cost: float | None = options.crash_cost
 
         _quiet_smac()
+        from automl.space.configspace import to_configspace  # ConfigSpace (and scipy) only when smbo runs
+
         self.configuration_space = to_configspace(space, seed=context.seed)
         self.directory = tempfile.mkdtemp(prefix="automl-smac-")
         weakref.finalize(self, shutil.rmtree, self.directory, True)
@@ -184,6 +185,8 @@ class SMBOStrategy(Strategy):
             return None
 
     def _candidate(self, configuration: Any) -> Candidate:
+        from automl.space.configspace import candidate_from_configuration
+
         return candidate_from_configuration(self.space, configuration)
 
     def tell(self, proposal: Proposal, result: TrialResult) -> None:
@@ -201,6 +204,8 @@ class SMBOStrategy(Strategy):
             else:
                 self.pending.pop(key, None)
         else:  # not asked by SMAC (enqueued by hand): SMAC accepts results of any configuration
+            from automl.space.configspace import configuration_from_candidate
+
             configuration = configuration_from_candidate(self.configuration_space, candidate)
             info = TrialInfo(config=configuration, seed=int(self.context.seed))
         score = result.score if result.ok else None

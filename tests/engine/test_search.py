@@ -100,7 +100,7 @@ def test_existing_study_needs_resume(tmp_path):
 def test_resume_with_another_strategy_or_seed_is_refused(tmp_path):
     path = tmp_path / "r.db"
     automl.search(toy, objective=score, trials=3, seed=1, study=path).close()
-    with pytest.raises(ValueError, match="same ones"):
+    with pytest.raises(ValueError, match=r"seed: 1 -> 2"):
         automl.search(toy, objective=score, trials=5, seed=2, study=path, resume=True)
 
 

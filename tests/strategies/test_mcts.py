@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from automl.strategies.base import StrategyContext, StrategyOptionError, TrialResult
+from automl.strategies.base import Proposal, StrategyContext, StrategyOptionError, TrialResult
 from automl.strategies.mcts import MCTSStrategy
 from search_spaces.mlp import mlp
 from tests.strategies.helpers import TINY_SIZE, drive, make_strategy, toy_objective
@@ -39,12 +39,12 @@ def test_virtual_loss_spreads_parallel_asks(tiny_space) -> None:
     strategy = make_strategy("mcts", tiny_space, seed=0)
     drive(strategy, toy_objective, 10)
     in_flight = [strategy.ask() for _ in range(8)]
-    assert len({candidate.key for candidate in in_flight}) == 8
+    assert len({proposal.candidate.key for proposal in in_flight}) == 8
     assert strategy.root.pending == 8
     _check_counts(strategy)
     visits = strategy.root.visits
-    for candidate in in_flight:
-        strategy.tell(candidate, TrialResult("complete", toy_objective(candidate)))
+    for proposal in in_flight:
+        strategy.tell(proposal, TrialResult("complete", toy_objective(proposal.candidate)))
     assert strategy.root.pending == 0
     assert strategy.root.visits == visits + 8
     _check_counts(strategy)
@@ -53,10 +53,10 @@ def test_virtual_loss_spreads_parallel_asks(tiny_space) -> None:
 def test_failed_trials_count_as_worst(tiny_space) -> None:
     strategy = make_strategy("mcts", tiny_space, seed=0)
     for index in range(20):
-        candidate = strategy.ask()
-        failed = candidate["or.branch"] == "wide"
+        proposal = strategy.ask()
+        failed = proposal.candidate["or.branch"] == "wide"
         result = TrialResult("failed", error="boom") if failed else TrialResult("complete", 0.2 + 0.01 * index)
-        strategy.tell(candidate, result)
+        strategy.tell(proposal, result)
     children = strategy.children_of(strategy.root)
     wide, deep = children['"wide"'], children['"deep"']
     assert wide.completed == 0 and wide.visits > 0
@@ -81,12 +81,13 @@ def test_state_dict_round_trip_continues_identically(tiny_space) -> None:
     keys = [candidate.key for candidate in drive(first, toy_objective, 15)]
     pending = first.ask()  # resume with an ask in flight, told after the restart
     state = json.loads(json.dumps(first.state_dict()))
+    stored = json.loads(json.dumps(dict(pending.data)))  # the engine stores a proposal's data with the trial
 
     resumed = MCTSStrategy()
     resumed.setup(tiny_space, StrategyContext(seed=999))  # the state, not the seed, decides what follows
     resumed.load_state_dict(state)
-    resumed.tell(pending, TrialResult("complete", toy_objective(pending)))
-    keys.append(pending.key)
+    resumed.tell(Proposal(pending.candidate, data=stored), TrialResult("complete", toy_objective(pending.candidate)))
+    keys.append(pending.candidate.key)
     keys += [candidate.key for candidate in drive(resumed, toy_objective, 24)]
     assert keys == reference
     assert resumed.state_dict() == json.loads(json.dumps(uninterrupted.state_dict()))
@@ -114,7 +115,7 @@ def test_candidate_not_asked_is_credited(tiny_space) -> None:
     drive(strategy, toy_objective, 10)
     enqueued = tiny_space.sample_candidate(__import__("numpy").random.default_rng(7))
     visits = strategy.root.visits
-    strategy.tell(enqueued, TrialResult("complete", toy_objective(enqueued)))
+    strategy.tell(Proposal(enqueued), TrialResult("complete", toy_objective(enqueued)))
     assert strategy.root.visits == visits + 1
     _check_counts(strategy)
 
@@ -125,9 +126,9 @@ def test_rank_normalisation_ignores_the_scale_of_an_outlier(tiny_space) -> None:
     def run(outlier: float) -> MCTSStrategy:
         strategy = make_strategy("mcts", tiny_space, seed=3)
         for index in range(25):
-            candidate = strategy.ask()
-            score = outlier if index == 4 else toy_objective(candidate)
-            strategy.tell(candidate, TrialResult("complete", score))
+            proposal = strategy.ask()
+            score = outlier if index == 4 else toy_objective(proposal.candidate)
+            strategy.tell(proposal, TrialResult("complete", score))
         return strategy
 
     near, far = run(-0.1), run(-1e6)
@@ -136,8 +137,8 @@ def test_rank_normalisation_ignores_the_scale_of_an_outlier(tiny_space) -> None:
     # the min-max normalisation squeezes every other score to ~1 instead
     squeezed = make_strategy("mcts", tiny_space, seed=3, normalise="minmax")
     for index in range(25):
-        candidate = squeezed.ask()
-        squeezed.tell(candidate, TrialResult("complete", -1e6 if index == 4 else toy_objective(candidate)))
+        proposal = squeezed.ask()
+        squeezed.tell(proposal, TrialResult("complete", -1e6 if index == 4 else toy_objective(proposal.candidate)))
     children = [child for child in squeezed.children_of(squeezed.root).values() if child.completed == child.visits >= 3]
     assert children and all(squeezed._mean(child) > 0.9 for child in children)
 
@@ -186,27 +187,10 @@ def test_rejects_bad_new_options(tiny_space) -> None:
         make_strategy("mcts", tiny_space, max_weight=-0.1)
 
 
-def test_loads_a_version_1_state(tiny_space) -> None:
-    """A state saved before ranks and best scores (version 1) still resumes: they are rebuilt from the results."""
+def test_refuses_a_state_of_another_version(tiny_space) -> None:
     strategy = make_strategy("mcts", tiny_space, seed=4)
-    asked = drive(strategy, toy_objective, 20)
-    pending = strategy.ask()
+    drive(strategy, toy_objective, 5)
     state = json.loads(json.dumps(strategy.state_dict()))
-    assert state["version"] == 2
-    state["version"] = 1
-    del state["scores"]
-    for node in state["nodes"]:
-        del node["rank_sum"], node["best"]
-
-    resumed = MCTSStrategy()
-    resumed.setup(tiny_space, StrategyContext(seed=0))
-    resumed.load_state_dict(state)
-    assert resumed.scores == sorted(toy_objective(candidate) for candidate in asked)
-    assert resumed.root.best == max(resumed.scores)
-    assert resumed.root.rank_sum == pytest.approx(sum(resumed._quantile(score, told=True) for score in resumed.scores))
-    resumed.tell(pending, TrialResult("complete", toy_objective(pending)))
-    more = drive(resumed, toy_objective, 10)
-    assert len(more) == 10 and not {candidate.key for candidate in more} & {candidate.key for candidate in asked}
-    _check_counts(resumed)
+    assert state["version"] == 3
     with pytest.raises(ValueError, match="version"):
-        resumed.load_state_dict({**state, "version": 3})
+        make_strategy("mcts", tiny_space).load_state_dict({**state, "version": 2})
