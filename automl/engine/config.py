@@ -166,10 +166,13 @@ class SearchConfig:
             if item.metadata.get("resume") != "fixed":
                 continue
             mine, theirs = getattr(self, item.name), getattr(other, item.name)
-            if item.name == "training":
-                for key, value in mine.to_dict().items():
-                    if theirs.to_dict()[key] != value:
-                        changed.append(f"training.{key}: {value!r} -> {theirs.to_dict()[key]!r}")
+            if isinstance(mine, TrainingSettings):
+                mine, theirs = mine.to_dict(), theirs.to_dict()
+            if isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+                for key in sorted(set(mine) | set(theirs), key=str):
+                    before, after = mine.get(key, "(unset)"), theirs.get(key, "(unset)")
+                    if _canonical(before) != _canonical(after):
+                        changed.append(f"{item.name}.{key}: {_short(before)} -> {_short(after)}")
                 continue
             if _canonical(mine) != _canonical(theirs):
                 changed.append(f"{item.name}: {_short(mine)} -> {_short(theirs)}")

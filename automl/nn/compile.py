@@ -21,7 +21,8 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from automl.nn.registry import CompileError, OpRegistry, Shape, default_op_registry
+from automl.nn.ops import default_op_registry
+from automl.nn.registry import CompileError, OpRegistry, Shape
 from automl.space import OUTPUTS, Architecture
 
 _PROBE_BATCH = 2

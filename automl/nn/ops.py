@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from automl.nn.registry import CompileError, OpSpec, Shape
+from automl.nn.registry import CompileError, OpRegistry, OpSpec, Shape
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -236,3 +236,11 @@ def builtin_op_specs() -> list[OpSpec]:
     for kind in ("relu", "gelu", "tanh", "sigmoid"):
         specs.append(OpSpec(kind, functools.partial(build_activation, kind=kind), f"{kind} activation"))
     return specs
+
+
+def default_op_registry() -> OpRegistry:
+    """A new registry holding the built-in ops."""
+    registry = OpRegistry()
+    for spec in builtin_op_specs():
+        registry.register(spec)
+    return registry

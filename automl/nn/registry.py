@@ -1,6 +1,6 @@
 """The op registry: what each op kind of the space language compiles to.
 
-A registry is an ordinary object, built fresh by :func:`default_op_registry`
+A registry is an ordinary object, built fresh by :func:`automl.nn.ops.default_op_registry`
 and extended by plugins through the ``automl_register_ops`` hook, so tests and
 searches never share mutable state.
 """
@@ -67,16 +67,6 @@ class OpRegistry:
         duplicate = OpRegistry()
         duplicate._specs = dict(self._specs)
         return duplicate
-
-
-def default_op_registry() -> OpRegistry:
-    """A new registry holding the built-in ops."""
-    from automl.nn.ops import builtin_op_specs
-
-    registry = OpRegistry()
-    for spec in builtin_op_specs():
-        registry.register(spec)
-    return registry
 
 
 def describe_values(values: dict[str, Any]) -> str:

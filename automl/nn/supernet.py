@@ -33,7 +33,8 @@ from torch import fx, nn
 
 from automl.nn.compile import count_parameters, emit_graph_module, shapes_by_input
 from automl.nn.mixed_ops import input_sum, mixed_sum, operation_weights
-from automl.nn.registry import CompileError, OpRegistry, Shape, default_op_registry
+from automl.nn.ops import default_op_registry
+from automl.nn.registry import CompileError, OpRegistry, Shape
 from automl.space import Architecture, Candidate, Derived, Hyperparameter, SearchSpace, SpaceError
 from automl.space.modules import OpModule, Output, SubstitutionModule
 
