@@ -30,14 +30,32 @@ from automl.training import TrainingSettingsError
 __all__ = ["SearchConfig", "SearchSetupError", "build_evaluator", "load_splits", "search"]
 
 
+def _default_architecture(space: SearchSpace) -> Any:
+    """The space's default architecture; a space function that raises is the user's to fix, in one line."""
+    try:
+        return space.default()
+    except SpaceError:
+        raise
+    except Exception as error:
+        text = (str(error).strip().splitlines() or [""])[0]
+        raise SpaceError(f"space {space.name!r} raised while it was built: {type(error).__name__}: {text}") from None
+
+
 def _check_space_compiles(space: SearchSpace, evaluator: Evaluator) -> None:
     """Build the default architecture once, so a broken space fails before the search starts."""
     try:
-        evaluator.build(Candidate(space.default().decisions))
+        evaluator.build(Candidate(_default_architecture(space).decisions))
     except CompileError as error:
         raise SpaceError(f"space {space.name!r} does not compile for its input: {error}") from None
     except TrainingSettingsError as error:
         raise SpaceError(f"space {space.name!r}: {error}") from None
+
+
+def _strategy_label(plugins: Plugins, name: str) -> str:
+    provided = plugins.strategies().get(name)
+    if provided is None or provided.plugin == "automl":
+        return f"{name!r} (built-in)"
+    return f"{name!r} (plugin {provided.plugin})"
 
 
 def _trial_limits(config: SearchConfig) -> Any:
@@ -127,6 +145,7 @@ def search(
     plugins: Plugins | None = None,
     on_trial: Callable[[Trial, Study], None] | None = None,
     on_start: Callable[[Study, int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     **options: Any,
 ) -> Study:
     """Search ``space`` and return the study.
@@ -143,6 +162,7 @@ def search(
     The study lives in the SQLite file ``study`` (a temporary one when None);
     ``resume=True`` continues it (with settings that mean the same trials);
     ``fresh=True`` first moves an existing study to ``<study>.bak-<time>``.
+    ``on_notice`` receives one-line notices (default: ``warnings.warn``).
 
     Parallel trials (docs/distributed.md): ``workers=N`` runs up to N trials at
     once on a Dask LocalCluster of N processes (call ``search`` under
@@ -174,6 +194,12 @@ def search(
         data_hash=data_hash,
         objective=objective_name,
     )
+    notice = on_notice or _warn
+    default_architecture = _default_architecture(space)
+    budget_trials = config.trials
+    if not default_architecture.decisions:
+        budget_trials = 1
+        notice(f"space {space.name!r} has no decisions: one trial trains its only network (not {config.trials})")
     ranking = None
     if (
         splits is not None
@@ -182,7 +208,7 @@ def search(
             config.rank_features
             or config.keep is not None
             or config.training.keep_features is not None
-            or "keep_features" in space.default().training
+            or "keep_features" in default_architecture.training
         )
     ):
         ranking = rank_training_features(
@@ -248,11 +274,12 @@ def search(
             storage=storage,
             strategy=strategy_instance,
             evaluator=evaluator,
-            budget=Budget(trials=config.trials, seconds=config.time_budget),
+            budget=Budget(trials=budget_trials, seconds=config.time_budget),
             seed=config.seed,
             events=plugins.events,
             on_trial=on_trial,
             runner=runner,
+            strategy_label=_strategy_label(plugins, config.strategy),
         )
         if on_start is not None:
             on_start(driver_study, storage.finished_count())
@@ -267,6 +294,12 @@ def search(
         raise
     finally:
         lock.release()
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def _standardisation(splits: DataSplits | None) -> dict[str, Any] | None:

@@ -39,7 +39,10 @@ CRASH_LIMIT = 3
 STOPPED_WHILE_RUNNING = "the search stopped while it ran"
 
 
-@dataclass
+class StrategyFailure(RuntimeError):
+    """A strategy's own code raised in ask or tell: the search stops; the study stays intact and resumable."""
+
+
 class Budget:
     """When the search stops: trials finished, or wall-clock seconds for the whole search."""
 
@@ -65,6 +68,7 @@ class SearchDriver:
     runner: Runner | None = None
     events: Any = None  # the plugin manager's hook relay, for event hooks
     on_trial: Callable[[Trial, Study], None] | None = None
+    strategy_label: str = ""  # "'mcts' (built-in)", "'evolution' (plugin automl-evolution 0.1.0)"
     study: Study = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +81,19 @@ class SearchDriver:
         self._next_number = 0
         self._events = 0  # events stored so far
         self._snapshot_event = 0  # the event the last snapshot includes
+        self._failure: StrategyFailure | None = None  # the strategy raised: no more asks, tells or snapshots
+
+    def _call_strategy(self, method: str, *arguments: Any) -> Any:
+        """``strategy.ask()`` or ``tell(...)``; an exception of the strategy's own becomes a StrategyFailure."""
+        try:
+            return getattr(self.strategy, method)(*arguments)
+        except Exception as error:
+            label = self.strategy_label or repr(self.strategy.name)
+            text = (str(error).strip().splitlines() or [""])[0]
+            raise StrategyFailure(
+                f"strategy {label} failed in {method}(): {type(error).__name__}: {text} "
+                f"(the study {self.storage.path} is intact; fix or replace the strategy and --resume)"
+            ) from error
 
     # ------------------------------------------------------------------ resume
     def restore(self) -> list[Trial]:
@@ -93,7 +110,7 @@ class SearchDriver:
             for kind, number in events:
                 trial = trials[number]
                 if kind == "ask":
-                    proposal = self.strategy.ask()
+                    proposal = self._call_strategy("ask")
                     if proposal is None or proposal.candidate != trial.candidate:
                         raise StudyError(
                             f"resuming {self.storage.path}: strategy {self.strategy.name!r} no longer proposes trial "
@@ -101,7 +118,7 @@ class SearchDriver:
                             "start a fresh study"
                         )
                 elif trial.status.finished:
-                    self.strategy.tell(trial.proposal, _result_of(trial))
+                    self._call_strategy("tell", trial.proposal, _result_of(trial))
         self._events = self.storage.event_count()
         self._snapshot_event = snapshot_event
         best = self.storage.best_score()
@@ -113,12 +130,22 @@ class SearchDriver:
 
     def _state_if_due(self) -> Any:
         """The strategy's state when a snapshot is due after the event about to be stored, else None."""
-        if self.strategy.resume != "state":
+        if self.strategy.resume != "state" or self._failure is not None:
             return None
         since = self._events + 1 - self._snapshot_event
         if since < max(SNAPSHOT_MIN_EVENTS, SNAPSHOT_FRACTION * (self._events + 1)):
             return None
         return self.strategy.state_dict()
+
+    def _state_if_due_after_tell(self) -> Any:
+        try:
+            return self._state_if_due()
+        except Exception as error:  # a state_dict that raises: keep the result, stop the search
+            self._failure = StrategyFailure(
+                f"strategy {self.strategy_label or repr(self.strategy.name)} failed in state_dict(): "
+                f"{type(error).__name__}: {error} (the study {self.storage.path} is intact)"
+            )
+            return None
 
     def _stored(self, sequence: int, snapshot: Any) -> None:
         self._events = sequence
@@ -147,11 +174,16 @@ class SearchDriver:
                 out_of_time = self.budget.seconds is not None and time.monotonic() - started > self.budget.seconds
                 while (
                     not exhausted
+                    and self._failure is None
                     and not out_of_time
                     and len(self._in_flight) < self.runner.capacity
                     and self._finished + len(self._in_flight) < self.budget.trials
                 ):
-                    proposal = self.strategy.ask()
+                    try:
+                        proposal = self._call_strategy("ask")
+                    except StrategyFailure as failure:
+                        self._failure = failure  # the trials in flight still finish and are stored
+                        break
                     if proposal is None:
                         exhausted = True
                         break
@@ -168,6 +200,8 @@ class SearchDriver:
                     self._tell(proposal, done.result, done.weights)
         finally:
             self.runner.close()
+        if self._failure is not None:
+            raise self._failure
         if self.strategy.resume == "state" and self._snapshot_event < self._events:
             self.storage.save_state(self.strategy.state_dict(), self._events)
             self._snapshot_event = self._events
@@ -197,11 +231,15 @@ class SearchDriver:
         """The strategy learns the result, then it is stored (with a snapshot when one is due)."""
         assert proposal.number is not None
         number = proposal.number
-        self.strategy.tell(proposal, result)
+        if self._failure is None:
+            try:
+                self._call_strategy("tell", proposal, result)
+            except StrategyFailure as failure:
+                self._failure = failure  # the result is still stored below: nothing is lost
         status = result.status
         if status is TrialStatus.RUNNING or (status is TrialStatus.COMPLETE and not result.ok):
             status = TrialStatus.FAILED  # a result without a score is no complete trial
-        snapshot = self._state_if_due()
+        snapshot = self._state_if_due_after_tell()
         sequence = self.storage.record_tell(number, status, result.score, dict(result.metrics), result.error, snapshot)
         self._stored(sequence, snapshot)
         self._finished += 1

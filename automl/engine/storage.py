@@ -148,7 +148,7 @@ class StudyStorage:
     def __init__(self, path: str | Path, create: bool = False) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise StudyError(f"study {self.path} does not exist; run `automl search ... --study {self.path}` first")
+            raise StudyError(f"study {self.path} does not exist; a search creates it: automl search ... --study PATH")
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
@@ -160,9 +160,11 @@ class StudyStorage:
                 row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             }
         except sqlite3.DatabaseError:
-            raise StudyError(f"{self.path} is not a study database (not SQLite); pick another --study path") from None
+            raise StudyError(f"{self.path} is not a study (not an SQLite file)") from None
+        if existing:
+            self._check_integrity()
         if existing and not {"meta", "trials"} <= existing:
-            raise StudyError(f"{self.path} is an SQLite file but not an automl study; pick another --study path")
+            raise StudyError(f"{self.path} is an SQLite file but not an automl study")
         if not existing and not create:
             raise StudyError(f"{self.path} is not an automl study (it has no tables)")
         try:
@@ -173,6 +175,19 @@ class StudyStorage:
                 self.set_meta({"schema_version": SCHEMA_VERSION, "created": time.time()})
         except sqlite3.DatabaseError as error:
             raise StudyError(f"{self.path} cannot be used as a study: {error}") from None
+
+    def _check_integrity(self) -> None:
+        """A damaged file is reported in one line, before anything reads or writes it."""
+        try:
+            verdict = self.connection.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            verdict = str(error)
+        if verdict != "ok":
+            self.connection.close()
+            raise StudyError(
+                f"study {self.path} is damaged (SQLite: {verdict}); restore it from a backup copy "
+                f"(automl keeps none by itself; --fresh leaves {self.path.name}.bak-<time>), or start a new --study"
+            )
 
     @staticmethod
     def check_path(path: Path) -> None:
