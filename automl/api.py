@@ -25,7 +25,7 @@ from automl.engine.study import Study
 from automl.nn import CompileError
 from automl.plugins import Plugins, load_plugins
 from automl.space import Candidate, SearchSpace, SpaceError
-from automl.training import TrainingSettingsError
+from automl.training import TrainingSettingsError, resolve_device
 
 __all__ = ["SearchConfig", "SearchSetupError", "build_evaluator", "load_splits", "search"]
 
@@ -55,7 +55,7 @@ def _strategy_label(plugins: Plugins, name: str) -> str:
     provided = plugins.strategies().get(name)
     if provided is None or provided.plugin == "automl":
         return f"{name!r} (built-in)"
-    return f"{name!r} (plugin {provided.plugin})"
+    return f"{name!r} (plugin {provided.plugin}: {plugins.source(provided.plugin)})"
 
 
 def _trial_limits(config: SearchConfig) -> Any:
@@ -177,6 +177,10 @@ def search(
         raise SearchSetupError("resume and fresh contradict each other; pick one")
     if data is None and objective is None:
         raise SearchSetupError("give data to train candidates on, or an objective that scores them")
+    try:
+        resolve_device(config.device)
+    except ValueError as error:
+        raise SearchSetupError(str(error)) from None
     plugins = plugins or load_plugins()
     space, space_reference, space_hash = resolve_space(space)
     strategy_class = plugins.strategy(config.strategy)

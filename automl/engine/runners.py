@@ -56,19 +56,20 @@ class InProcessRunner:
         return [Finished(proposal.number, result, weights)]
 
     def run_job(self, function: Callable[..., Any], *arguments: Any) -> Any:
-        """Run ``function(*arguments)`` here under the per-trial time limit; any failure is :class:`JobFailed`."""
+        """Run ``function(*arguments)`` in the driver's own process under the per-trial seconds; return its value.
+
+        Unlike on Dask there is no memory limit and no isolation from a crash in native code, and the
+        time limit is SIGALRM: it holds only when called from the main thread. Any exception becomes
+        :class:`JobFailed` with the one-line reason a trial would get (``timed out: ...``, ``crashed: Type: ...``).
+        """
         from automl.engine.limits import time_limit
+        from automl.engine.resources import job_failure
 
         try:
             with time_limit(self.evaluator.trial_seconds):
                 return function(*arguments)
         except Exception as error:
-            raise JobFailed(_job_failure(error)) from error
+            raise JobFailed(job_failure(error)) from error
 
     def close(self) -> None:
         self._queue.clear()
-
-
-def _job_failure(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

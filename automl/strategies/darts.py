@@ -384,9 +384,19 @@ class OneShotOptions:
     learning_rate: float = option(0.025, "SGD learning rate of the supernet's weights", minimum=0.0)
     architecture_learning_rate: float = option(3e-4, "Adam learning rate of the alphas", minimum=0.0)
     finetune_epochs: int = option(1, "fine-tuning epochs between DARTS-PT decisions", minimum=0)
-    seconds: float | None = option(None, "time budget of supernet training [the search's --trial-seconds]")
+    seconds: float | None = option(None, "time budget of supernet training [60% of the search's --trial-seconds]")
     progress: bool = option(False, "show a progress bar while the supernet trains")
     fixed: dict = option({}, "decision path -> value, fixed in the supernet instead of mixed")
+
+
+# Of the per-trial seconds that bound the whole one-shot job, the share supernet training may use by
+# default: the rest is left for selection (DARTS-PT's perturbations and fine-tuning), so a supernet
+# stopped by its budget still yields a candidate instead of the job passing the trial's limit.
+TRAINING_SHARE_OF_TRIAL_SECONDS = 0.6
+
+
+def _share(seconds: float | None) -> float | None:
+    return None if seconds is None else TRAINING_SHARE_OF_TRIAL_SECONDS * float(seconds)
 
 
 def settings_from_context(context: StrategyContext, options: OneShotOptions) -> SupernetSettings:
@@ -401,7 +411,7 @@ def settings_from_context(context: StrategyContext, options: OneShotOptions) -> 
         learning_rate=options.learning_rate,
         architecture_learning_rate=options.architecture_learning_rate,
         finetune_epochs=options.finetune_epochs,
-        seconds=options.seconds if options.seconds is not None else _setting(training, "seconds"),
+        seconds=options.seconds if options.seconds is not None else _share(_setting(training, "seconds")),
         progress=options.progress,
     )
 

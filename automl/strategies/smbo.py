@@ -27,6 +27,7 @@ Options: see :class:`SMBOOptions` (``automl strategies smbo``).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import shutil
@@ -76,7 +77,6 @@ class SMBOStrategy(Strategy):
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         from smac import HyperparameterOptimizationFacade, Scenario
-        from smac.acquisition.maximizer.local_and_random_search import LocalAndSortedRandomSearch
         from smac.model.random_forest.random_forest import RandomForest
 
         super().setup(space, context)
@@ -128,12 +128,8 @@ class SMBOStrategy(Strategy):
             random_design=facade.get_random_design(scenario, probability=random_probability),
             # SMAC's default acquisition search (10 local searches with plateau walks of 10 steps) takes
             # about a second per ask on a conditional space; half of each keeps an ask near 0.2 s.
-            acquisition_maximizer=LocalAndSortedRandomSearch(
-                self.configuration_space,
-                challengers=challengers,
-                local_search_iterations=local_searches,
-                n_steps_plateau_walk=5,
-                seed=int(context.seed),
+            acquisition_maximizer=_acquisition_maximizer(
+                self.configuration_space, challengers, local_searches, int(context.seed)
             ),
             config_selector=facade.get_config_selector(scenario, retrain_after=retrain_after),
             logging_level=False,
@@ -236,6 +232,42 @@ class SMBOStrategy(Strategy):
             return 1.0
         spread = self.worst_cost - self.best_cost
         return self.worst_cost + (0.5 * spread if spread > 0 else 1.0)
+
+
+def _acquisition_maximizer(configuration_space: Any, challengers: int, local_searches: int, seed: int) -> Any:
+    """SMAC's LocalAndSortedRandomSearch, its local search starting from its points in a fixed order.
+
+    SMAC 2.x de-duplicates those start points with ``list(set(...))`` (local_search.py,
+    ``_get_init_points_from_previous_configs``) and a ConfigSpace Configuration hashes its
+    repr, a str, so their order (and so which start point draws which neighbourhood seed
+    from the shared generator) followed ``PYTHONHASHSEED``: the same seed gave other
+    candidates in another process. Here they keep their first-appearance order, so the
+    same seed gives the same candidates with no requirement on the environment.
+    """
+    from smac.acquisition.maximizer.local_and_random_search import LocalAndSortedRandomSearch
+    from smac.acquisition.maximizer.local_search import LocalSearch
+
+    class OrderedLocalSearch(LocalSearch):
+        def _get_init_points_from_previous_configs(
+            self, previous_configs: list[Any], n_points: int, additional_start_points: Any
+        ) -> list[Any]:
+            points = super()._get_init_points_from_previous_configs(previous_configs, n_points, additional_start_points)
+            order: dict[Any, int] = {}  # run history order, then the random search's best
+            extra = (configuration for _, configuration in additional_start_points or ())
+            for configuration in itertools.chain(previous_configs, extra):
+                order.setdefault(configuration, len(order))
+            return sorted(points, key=order.__getitem__)
+
+    maximizer = LocalAndSortedRandomSearch(
+        configuration_space,
+        challengers=challengers,
+        local_search_iterations=local_searches,
+        n_steps_plateau_walk=5,
+        seed=seed,
+    )
+    # the facade sets the acquisition function afterwards; its setter passes it on to this local search
+    maximizer._local_search = OrderedLocalSearch(configuration_space, n_steps_plateau_walk=5, seed=seed)
+    return maximizer
 
 
 def _plain(value: Any) -> Any:

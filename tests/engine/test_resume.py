@@ -53,9 +53,11 @@ def test_sigkill_then_resume_finishes_exactly_the_requested_trials(tmp_path, str
     script.write_text(SCRIPT)
     study, log = tmp_path / "study.db", tmp_path / "calls.log"
     command = [sys.executable, str(script), str(study), str(log), strategy, "20"]
-    # SMAC iterates hash-ordered sets internally: fixed string hashing makes it reproducible across processes
-    environment = {**os.environ, "PYTHONHASHSEED": "0"}
-    process = subprocess.Popen(command, start_new_session=True, env=environment)
+    # each process hashes strings its own way: the candidates must not depend on it (SMAC included)
+    def environment(hash_seed: str) -> dict[str, str]:
+        return {**os.environ, "PYTHONHASHSEED": hash_seed}
+
+    process = subprocess.Popen(command, start_new_session=True, env=environment("1"))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.1)
@@ -66,7 +68,7 @@ def test_sigkill_then_resume_finishes_exactly_the_requested_trials(tmp_path, str
     before_kill = finished(study)
     assert 6 <= len(before_kill) < 20
 
-    subprocess.run(command, check=True, timeout=180, env=environment)
+    subprocess.run(command, check=True, timeout=180, env=environment("2"))
 
     with sqlite3.connect(study) as connection:
         rows = connection.execute("SELECT number, status, candidate FROM trials ORDER BY number").fetchall()
@@ -80,7 +82,7 @@ def test_sigkill_then_resume_finishes_exactly_the_requested_trials(tmp_path, str
 
     uninterrupted = tmp_path / "uninterrupted.db"
     other = [*command[:2], str(uninterrupted), str(tmp_path / "other.log"), *command[4:]]
-    subprocess.run(other, check=True, timeout=180, env=environment)
+    subprocess.run(other, check=True, timeout=180, env=environment("3"))
     with sqlite3.connect(uninterrupted) as connection:
         expected = [row[0] for row in connection.execute("SELECT candidate FROM trials ORDER BY number")]
     assert [row[2] for row in rows] == expected  # the resumed strategy continued its saved state (MCTS: its tree)
