@@ -15,13 +15,21 @@ Faults and what they cost:
   runner's); the trial is run again elsewhere up to ``retries`` times, then
   recorded as failed "worker died: ..."; the other workers go on, and the
   LocalCluster's nanny starts a fresh worker.
+
+Jobs (``run_job``: a one-shot strategy's supernet phase) run the same way as a
+trial, in their own child process on a worker under the same limits, with the
+same retries and the same one-line reasons; a failure raises ``JobFailed``. The
+driver's thread only waits on the job's future meanwhile, and ``close()`` (from
+any thread) cancels the job, which kills its process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -29,14 +37,25 @@ import dask
 import distributed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from automl.engine.resources import IsolatedOutcome, TrialLimits, prepare_worker, run_isolated_trial, warm_up
+from automl.engine.resources import (
+    IsolatedOutcome,
+    TrialLimits,
+    job_value,
+    prepare_worker,
+    run_isolated_job,
+    run_isolated_trial,
+    warm_up,
+)
 from automl.engine.runners import Finished
-from automl.strategies.base import Proposal
+from automl.strategies.base import JobFailed, Proposal
 
 if TYPE_CHECKING:
     from automl.engine.evaluation import Evaluator
 
 CONNECT_SECONDS = 30
+# How often a thread waiting for a job checks whether the runner was closed meanwhile.
+JOB_WAIT_SECONDS = 0.5
+STOPPED = "stopped: the runner was closed while the job ran"
 
 
 class ClusterError(ValueError):
@@ -69,6 +88,10 @@ class DaskRunner:
     127.0.0.1 (closed with the runner), or ``scheduler`` (``tcp://host:port``) to
     use a running cluster; its capacity is its number of workers when the search
     starts.
+
+    ``run_job(function, *arguments)`` runs a job (a supernet's training) on a
+    worker like a trial: in its own process, under ``limits``, retried when its
+    worker dies; it returns the function's value or raises ``JobFailed``.
     """
 
     def __init__(
@@ -99,7 +122,11 @@ class DaskRunner:
         self._evaluator_bytes = cloudpickle.dumps(evaluator)
         self._evaluator_future = self._scatter()
         self._in_flight: dict[distributed.Future, tuple[int, Proposal, int, int]] = {}
+        self._jobs: set[distributed.Future] = set()
         self._closed = False
+        # Called with (trial number, why its attempt ended) before a trial is run again: the
+        # driver stores it in the trial's attempt history.
+        self.on_retry: Callable[[int, str], None] | None = None
 
     # ------------------------------------------------------------------ start
     def _start_local(self, workers: int) -> distributed.Client:
@@ -166,9 +193,11 @@ class DaskRunner:
             finished: list[Finished] = []
             for future in done:
                 number, proposal, seed, attempt = self._in_flight.pop(future)
-                outcome = self._outcome(future)
+                outcome = self._outcome(future, "trial")
                 future.release()  # the scheduler forgets the task: nothing accumulates per trial
                 if outcome.retryable and attempt <= self.retries:
+                    if self.on_retry is not None:
+                        self.on_retry(number, outcome.failure or "worker died")
                     self._submit(number, proposal, seed, attempt + 1)
                     continue
                 if outcome.retryable and attempt > 1:
@@ -179,8 +208,78 @@ class DaskRunner:
                 return finished
         return []
 
+    # ----------------------------------------------------------------- jobs
+    def run_job(self, function: Callable[..., Any], *arguments: Any) -> Any:
+        """Run ``function(*arguments)`` on a worker, in its own process under the trial limits; return its value.
+
+        The function and its arguments are pickled together with cloudpickle (a
+        space from a user's file goes by value), scattered to one worker, and
+        run by :func:`~automl.engine.resources.run_isolated_job`; its value comes
+        back pickled. The calling thread only waits on a future, so the driver
+        stays responsive, and ``close()`` from another thread stops the job.
+        A worker that dies is retried like a trial's (``retries``); any failure
+        (time or memory limit, a crash, a dead worker, the runner closed) raises
+        :class:`JobFailed` with the one-line reason a trial would get.
+        """
+        if self._closed:
+            raise JobFailed("stopped: the runner is closed")
+        try:
+            payload = cloudpickle.dumps((function, arguments), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:
+            raise JobFailed(f"crashed: the job could not be pickled: {type(error).__name__}: {error}") from error
+        payload_future: distributed.Future | None = None
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                if payload_future is None or payload_future.status != "finished":  # first, or its worker was lost
+                    payload_future = self._client.scatter(payload, hash=False)
+                outcome = self._run_job_once(payload_future, attempt)
+                if not (outcome.retryable and attempt <= self.retries):
+                    break
+        except JobFailed:
+            raise
+        except Exception as error:  # the cluster went away, or the runner was closed under us
+            if self._closed:
+                raise JobFailed(STOPPED) from None
+            raise JobFailed(f"crashed in the runner: {type(error).__name__}: {error}") from error
+        finally:
+            if payload_future is not None:
+                with contextlib.suppress(Exception):
+                    payload_future.release()
+        if outcome.retryable and attempt > 1:
+            outcome = IsolatedOutcome(failure=f"{outcome.failure}; it was run {attempt} times")
+        return job_value(outcome)
+
+    def _run_job_once(self, payload_future: distributed.Future, attempt: int) -> IsolatedOutcome:
+        """One attempt: submit, wait (checking for ``close()`` meanwhile), and read the outcome."""
+        future = self._client.submit(
+            run_isolated_job,
+            payload_future,
+            self.limits,
+            key=f"automl-job-{attempt}-{uuid.uuid4().hex[:8]}",
+            pure=False,
+        )
+        self._jobs.add(future)
+        try:
+            while not future.done():
+                if self._closed:
+                    raise JobFailed(STOPPED)
+                try:
+                    with self._client.as_current():
+                        distributed.wait([future], timeout=JOB_WAIT_SECONDS)
+                except TimeoutError:
+                    continue
+            if self._closed:
+                raise JobFailed(STOPPED)
+            return self._outcome(future, "job")
+        finally:
+            self._jobs.discard(future)
+            with contextlib.suppress(Exception):
+                future.release()
+
     @staticmethod
-    def _outcome(future: distributed.Future) -> IsolatedOutcome:
+    def _outcome(future: distributed.Future, what: str) -> IsolatedOutcome:
         if future.status == "finished":
             try:
                 return future.result()
@@ -192,17 +291,22 @@ class DaskRunner:
         if isinstance(error, distributed.KilledWorker):
             worker = getattr(error, "last_worker", None)
             where = getattr(worker, "address", None) or "its worker"
-            return IsolatedOutcome(failure=f"worker died: {where} was lost while running the trial", retryable=True)
+            return IsolatedOutcome(failure=f"worker died: {where} was lost while running the {what}", retryable=True)
         return IsolatedOutcome(failure=f"crashed in the runner: {type(error).__name__}: {error}")
 
     def close(self) -> None:
-        """Cancel what is still running and, for our own LocalCluster, stop it. Safe to call twice."""
+        """Cancel what is still running (trials and a job: their processes are killed) and stop our LocalCluster.
+
+        Safe to call twice, and from another thread than one waiting in ``run_job``
+        (which then raises ``JobFailed``).
+        """
         if self._closed:
             return
         self._closed = True
         with contextlib.suppress(Exception):
-            if self._in_flight:
-                self._client.cancel(list(self._in_flight))
+            running = [*self._in_flight, *self._jobs.copy()]
+            if running:
+                self._client.cancel(running)
             self._in_flight.clear()
             self._evaluator_future.release()
         with contextlib.suppress(Exception):

@@ -43,6 +43,7 @@ class StrategyFailure(RuntimeError):
     """A strategy's own code raised in ask or tell: the search stops; the study stays intact and resumable."""
 
 
+@dataclass
 class Budget:
     """When the search stops: trials finished, or wall-clock seconds for the whole search."""
 
@@ -74,6 +75,8 @@ class SearchDriver:
     def __post_init__(self) -> None:
         self.study = Study(self.storage)
         self.runner = self.runner or InProcessRunner(self.evaluator)
+        if hasattr(self.runner, "on_retry"):
+            self.runner.on_retry = self.storage.record_retry  # a worker's death goes into the attempt history
         self._in_flight: dict[int, Proposal] = {}
         self._best_score: float | None = None
         self._dispatched: dict[int, Trial] = {}

@@ -33,6 +33,10 @@ def test_two_workers_finish_the_search_and_each_fault_costs_its_trial_only(tmp_p
     assert failures["memory"].startswith("exceeded the memory limit of 1 GiB")
     # killed once, run again elsewhere (retries=1), killed again: recorded as failed, the search went on
     assert failures["kill-worker"].startswith("worker died: ") and "run 2 times" in failures["kill-worker"]
+    killer = next(trial for trial in trials if trial.candidate["behaviour"] == "kill-worker")
+    assert killer.attempts == 2  # the retry and why the first attempt ended are in the study
+    [(attempt, reason)] = study.storage.attempt_history(killer.number)
+    assert attempt == 1 and reason.startswith("worker died: ")
     assert all(trial.status == "complete" for trial in trials if trial.candidate["behaviour"] == "fine")
     assert study.best_trial is not None
 
@@ -43,13 +47,14 @@ def test_a_trial_whose_worker_died_once_is_run_again_and_completes(tmp_path, clu
     from automl.engine.evaluation import Evaluator
     from automl.engine.resources import TrialLimits
     from automl.space import Candidate
+    from automl.strategies.base import Proposal
 
     evaluator = Evaluator(space=behaving, objective=functools.partial(misbehave, markers=tmp_path, kills=1))
     runner = DaskRunner(evaluator, scheduler=cluster.scheduler_address, limits=TrialLimits(seconds=30), retries=1)
     try:
         assert runner.capacity == 2
-        runner.submit(0, Candidate({"width": 100, "behaviour": "kill-worker"}), 0)
-        runner.submit(1, Candidate({"width": 200, "behaviour": "fine"}), 1)
+        runner.submit(Proposal(Candidate({"width": 100, "behaviour": "kill-worker"}), number=0), 0)
+        runner.submit(Proposal(Candidate({"width": 200, "behaviour": "fine"}), number=1), 1)
         finished = runner.wait()
         if len(finished) < 2:
             finished += runner.wait()
