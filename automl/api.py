@@ -200,10 +200,6 @@ def search(
     )
     notice = on_notice or _warn
     default_architecture = _default_architecture(space)
-    budget_trials = config.trials
-    if not default_architecture.decisions:
-        budget_trials = 1
-        notice(f"space {space.name!r} has no decisions: one trial trains its only network (not {config.trials})")
     ranking = None
     if (
         splits is not None
@@ -228,6 +224,10 @@ def search(
     )
     if splits is not None and objective is None:
         _check_space_compiles(space, evaluator)
+    budget_trials = config.trials
+    if not default_architecture.decisions and config.trials > 1:
+        budget_trials = 1
+        notice(f"space {space.name!r} has no decisions: one trial trains its only network (not {config.trials})")
     trial_limits = _trial_limits(config)
 
     if study is None:

@@ -3,31 +3,48 @@
 A user's mistake (a bad space file, an unknown strategy, a missing column, a
 file that is not a study) ends with one line on stderr and exit status 2, never
 a traceback.
+
+Start-up: this module imports only click and the standard library; each command
+imports what it needs (torch, pandas, dask, rich) when it runs, so ``automl
+--help`` and ``automl rank --help`` do not pay for the engine
+(``benchmarks/cli_startup.py``; ``tests/engine/test_cli.py`` checks that no
+heavy module is imported).
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
 
-from automl.cli.errors import USER_ERRORS, UsageProblem
+from automl.cli.errors import UsageProblem, is_user_error, one_line
 
 
 class AutomlGroup(click.Group):
-    """Turns user errors into one line and exit status 2."""
+    """Turns user errors into one line and exit status 2.
+
+    The error classes are checked lazily (``automl.cli.errors.is_user_error``):
+    importing them all up front would import the whole engine for ``--help``.
+    """
 
     def invoke(self, context: click.Context) -> Any:
         try:
             return super().invoke(context)
-        except USER_ERRORS as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            click.echo(f"error: {message}", err=True)
+        except click.UsageError as error:  # a bad flag or value: one line too, not click's usage block
+            click.echo(f"error: {error.format_message()} (see automl {_command_of(context)}--help)", err=True)
             sys.exit(2)
+        except Exception as error:
+            if not is_user_error(error):
+                raise
+            click.echo(f"error: {one_line(error)}", err=True)
+            sys.exit(2)
+
+
+def _command_of(context: click.Context) -> str:
+    name = context.invoked_subcommand or (context.protected_args[0] if context.protected_args else "")
+    return f"{name} " if name else ""
 
 
 def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -41,6 +58,8 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _parse_value(text: str) -> Any:
+    import tomllib
+
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
@@ -51,6 +70,8 @@ def _apply_config(context: click.Context, config: Path | None) -> dict[str, Any]
     """Values from a TOML file for the options not given on the command line."""
     if config is None:
         return {}
+    import tomllib
+
     try:
         data = tomllib.loads(config.read_text())
     except FileNotFoundError:
@@ -143,21 +164,69 @@ def search_command(context: click.Context, **options: Any) -> None:
 
 
 @cli.command("strategies")
-def strategies_command() -> None:
-    """List the search strategies installed (built-in and plugins)."""
+@click.argument("name", required=False)
+def strategies_command(name: str | None) -> None:
+    """List the search strategies installed (built-in and plugins), or show NAME's options."""
     from rich.console import Console
-    from rich.table import Table
 
     from automl.plugins import load_plugins
 
     plugins = load_plugins()
-    table = Table("strategy", "plugin", "description")
-    for name, provided in sorted(plugins.strategies().items()):
-        table.add_row(name, provided.plugin, provided.description)
     console = Console()
+    if name is None:
+        _list_strategies(console, plugins)
+    else:
+        _describe_strategy(console, plugins, name)
+
+
+def _list_strategies(console: Any, plugins: Any) -> None:
+    from rich.table import Table
+
+    table = Table("strategy", "provided by", "description")
+    for name, provided in sorted(plugins.strategies().items()):
+        table.add_row(name, plugins.source(provided.plugin), provided.description)
     console.print(table)
-    for failure in plugins.failures:
-        console.print(f"[yellow]warning:[/] {failure}")
+    broken = plugins.broken_plugins()
+    if broken:
+        failures = Table("plugin", "package", "error", title="broken plugins (skipped)", title_style="bold yellow")
+        for failure in broken:
+            failures.add_row(failure.plugin, failure.source, failure.problem)
+        console.print(failures)
+    console.print("Options of one strategy: automl strategies NAME")
+
+
+def _describe_strategy(console: Any, plugins: Any, name: str) -> None:
+    from rich.table import Table
+
+    from automl.strategies.options import describe_options
+
+    provided = plugins.strategies().get(name)
+    strategy_class = provided.value if provided is not None else plugins.strategy(name)  # unknown: one-line error
+    console.print(f"[bold]{name}[/]: {provided.description or '(no description)'}", highlight=False)
+    console.print(f"provided by: {plugins.source(provided.plugin)}", highlight=False)
+    options_class = getattr(strategy_class, "Options", None)
+    options = describe_options(options_class) if options_class is not None else []
+    if not options:
+        console.print("options: none" if options_class is not None else "options: not declared (no Options class)")
+        return
+    table = Table("option", "type", "default", "allowed", "help", title=f"options of {name}")
+    for info in options:
+        table.add_row(info.name, info.kind, _shown_default(info.default), info.allowed or "any", info.help)
+    console.print(table)
+    example = options[0]
+    console.print(
+        f"Set one with: automl search ... --strategy {name} --strategy-option {example.name}=VALUE "
+        f"(or a [search.strategy_options] table in --config)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _shown_default(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
 
 
 @cli.command("datasets")
@@ -216,11 +285,6 @@ _add_rank_command()
 
 
 def main() -> None:
-    # Same seed, same candidates across processes: SMAC iterates hash-ordered sets of strings,
-    # so the command fixes Python's string hashing before anything else is imported.
-    if os.environ.get("PYTHONHASHSEED") is None and sys.platform != "win32":
-        os.environ["PYTHONHASHSEED"] = "0"
-        os.execv(sys.executable, [sys.executable, "-m", "automl.cli.main", *sys.argv[1:]])
     cli(prog_name="automl")
 
 

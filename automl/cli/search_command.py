@@ -73,6 +73,7 @@ def run_search(
             fresh=fresh,
             on_trial=on_trial,
             on_start=on_start,
+            on_notice=lambda message: Console(stderr=True).print(f"note: {message}", highlight=False),
             **options,
         )
     finally:

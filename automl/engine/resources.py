@@ -1,4 +1,4 @@
-"""Run one trial in its own process, under a wall-clock and a memory limit.
+"""Run one trial (or one job) in its own process, under a wall-clock and a memory limit.
 
 Dask runs tasks in worker *threads*, where ``SIGALRM`` cannot interrupt a trial,
 and a trial that allocates without bound would take its worker (and the other
@@ -8,6 +8,13 @@ torch and the engine imported already (a fresh interpreter costs seconds to
 import torch; a fork costs milliseconds). The task that started the child
 watches it and kills it at its deadline or when its resident memory passes the
 limit; the worker itself stays healthy for the next trial.
+
+A *job* (a one-shot strategy's supernet phase, see ``DaskRunner.run_job``) runs
+the same way: :func:`run_isolated_trial` and :func:`run_isolated_job` differ only
+in what the child does; starting, watching, limits and the failure reasons
+(``timed out: ...``, ``exceeded the memory limit ...``, ``worker died: ...``,
+``crashed: ...``) are shared. When the task runs on a Dask worker and its
+client cancels it (the runner was closed), the child is killed at once.
 
 This module is imported by Dask workers: it must stay free of torch at import
 time (the worker only moves bytes; torch lives in the forkserver and its
@@ -26,7 +33,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import spawn
 from multiprocessing.connection import Connection
@@ -35,7 +42,7 @@ from typing import Any
 import psutil
 
 from automl.space import Candidate
-from automl.strategies.base import TrialResult
+from automl.strategies.base import JobFailed, TrialResult
 
 # Modules the forkserver imports once, so that each forked trial starts with them loaded. "__main__"
 # (the driver's script, which spawned workers run as ``__mp_main__``) is among them because multiprocessing
@@ -221,22 +228,58 @@ def _children_allowed() -> Iterator[None]:
 def run_isolated_trial(
     evaluator_payload: bytes, candidate: Candidate, seed: int, limits: TrialLimits, budget: float | None = None
 ) -> IsolatedOutcome:
-    """The Dask task: run one trial in a forked child, enforce its limits, return its pickled outcome."""
+    """The Dask task of a trial: run it in a forked child, enforce its limits, return its pickled outcome.
+
+    The payload is the pickled ``(TrialResult, weights)`` (see :meth:`IsolatedOutcome.result`).
+    """
+    arguments = (evaluator_payload, candidate, seed, limits, budget)
+    return _run_isolated(_trial_process_main, arguments, limits, f"automl-trial-{seed}", "trial")
+
+
+def run_isolated_job(job_payload: bytes, limits: TrialLimits) -> IsolatedOutcome:
+    """The Dask task of a job: ``function(*arguments)`` (cloudpickled together) in a forked child, under ``limits``.
+
+    The payload that comes back is the pickled :class:`JobOutcome`; read it with
+    :func:`job_value`, which raises :class:`JobFailed` with the job's reason.
+    """
+    return _run_isolated(_job_process_main, (job_payload, limits), limits, "automl-job", "job")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a job's child sends back: the function's value, or why it failed (one line)."""
+
+    value: Any = None
+    failure: str | None = None
+
+
+def job_value(outcome: IsolatedOutcome) -> Any:
+    """The value of a job from its isolated outcome; a failure of any kind raises ``JobFailed`` with its reason."""
+    if outcome.payload is None:
+        raise JobFailed(outcome.failure or "failed")
+    try:
+        job = pickle.loads(outcome.payload)
+    except Exception as error:  # a value of a class this process cannot import
+        raise JobFailed(f"crashed: its result could not be read back: {type(error).__name__}: {error}") from error
+    if job.failure is not None:
+        raise JobFailed(job.failure)
+    return job.value
+
+
+def _run_isolated(
+    target: Callable[..., None], arguments: tuple[Any, ...], limits: TrialLimits, name: str, what: str
+) -> IsolatedOutcome:
+    """Start ``target(sending, worker pid, *arguments)`` in a child forked by the forkserver and watch it."""
     prepare_worker(limits.threads)
     context = multiprocessing.get_context("forkserver")
     receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_trial_process_main,
-        args=(sending, evaluator_payload, candidate, seed, limits, os.getpid(), budget),
-        name=f"automl-trial-{seed}",
-        daemon=True,
-    )
+    process = context.Process(target=target, args=(sending, os.getpid(), *arguments), name=name, daemon=True)
     started = time.monotonic()
     with _children_allowed():
         process.start()
     sending.close()
     try:
-        return _watch(process, receiving, limits, started)
+        return _watch(process, receiving, limits, started, what, _cancelled_check())
     finally:
         receiving.close()
         if process.is_alive():
@@ -245,14 +288,46 @@ def run_isolated_trial(
         process.close()
 
 
-def _watch(
-    process: multiprocessing.process.BaseProcess, receiving: Connection, limits: TrialLimits, started: float
-) -> IsolatedOutcome:
-    """Wait for the child's result, killing it at the deadline or past the memory limit.
+def _cancelled_check() -> Callable[[], bool] | None:
+    """When this runs as a Dask task: a check that its client no longer wants it (cancelled, runner closed).
 
-    The child first sends ``STARTED`` once it has loaded the evaluator: the
-    trial's seconds count from there, so the forkserver's first start (importing
-    torch) is not charged to the first trial.
+    A running task cannot be interrupted by Dask (it is a thread of the worker);
+    its state on the worker turns ``cancelled`` when the client cancels it, which
+    the watcher polls so that the child is killed at once instead of at its
+    deadline. Outside a worker (or with a worker state this does not know) there
+    is no check.
+    """
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        worker = get_worker()
+        key = thread_state.key
+        tasks = worker.state.tasks
+    except Exception:
+        return None
+
+    def cancelled() -> bool:
+        task = tasks.get(key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
+
+    return cancelled
+
+
+def _watch(
+    process: multiprocessing.process.BaseProcess,
+    receiving: Connection,
+    limits: TrialLimits,
+    started: float,
+    what: str = "trial",
+    cancelled: Callable[[], bool] | None = None,
+) -> IsolatedOutcome:
+    """Wait for the child's result, killing it at the deadline, past the memory limit, or when cancelled.
+
+    The child first sends ``STARTED`` once it has loaded its payload: the
+    seconds count from there, so the forkserver's first start (importing
+    torch) is not charged to the first trial. ``what`` ("trial" or "job") names
+    the child in the failure reasons.
     """
     deadline = started + START_SECONDS
     running = False
@@ -276,6 +351,9 @@ def _watch(
             if receiving.poll(0):
                 continue  # it sent its result and exited between two checks
             break
+        if cancelled is not None and cancelled():
+            process.kill()
+            return IsolatedOutcome(failure=f"stopped: the {what} was cancelled (its runner was closed)")
         if limits.memory is not None and watched is not None:
             try:
                 resident = watched.memory_info().rss
@@ -286,13 +364,13 @@ def _watch(
                 process.kill()
                 return IsolatedOutcome(
                     failure=f"exceeded the memory limit of {format_memory(limits.memory)} "
-                    f"(resident memory reached {format_memory(peak)}); the trial was stopped"
+                    f"(resident memory reached {format_memory(peak)}); the {what} was stopped"
                 )
         if deadline is not None and time.monotonic() > deadline:
             process.kill()
             if not running:
                 return IsolatedOutcome(
-                    failure=f"worker died: the trial's process did not start within {START_SECONDS} s", retryable=True
+                    failure=f"worker died: the {what}'s process did not start within {START_SECONDS} s", retryable=True
                 )
             return IsolatedOutcome(
                 failure=f"timed out: passed the per-trial limit of {limits.seconds:g} s "
@@ -303,33 +381,38 @@ def _watch(
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         return IsolatedOutcome(
-            failure=f"worker died: the trial's process was killed by {name} "
+            failure=f"worker died: the {what}'s process was killed by {name} "
             "(out of memory, a crash in native code, or killed from outside)",
             retryable=True,
         )
-    return IsolatedOutcome(failure=f"crashed: the trial's process exited with status {code} without a result")
+    return IsolatedOutcome(failure=f"crashed: the {what}'s process exited with status {code} without a result")
 
 
 # ---------------------------------------------------------------- the child
 
 
+def _start_child(worker: int, limits: TrialLimits) -> None:
+    """In a forked child, before its payload is loaded: die with the worker, limit memory and threads."""
+    _die_with_worker(worker)
+    if limits.memory is not None:
+        _limit_address_space(limits.memory)
+    import cloudpickle  # noqa: F401  (payloads are pickled by value with it; loading needs it importable)
+    import torch
+
+    torch.set_num_threads(limits.threads)
+
+
 def _trial_process_main(
     sending: Connection,
+    worker: int,
     evaluator_payload: bytes,
     candidate: Candidate,
     seed: int,
     limits: TrialLimits,
-    worker: int,
     budget: float | None = None,
 ) -> None:
     """In the forked child: limit, evaluate, send the pickled (result, weights), exit."""
-    _die_with_worker(worker)
-    if limits.memory is not None:
-        _limit_address_space(limits.memory)
-    import cloudpickle  # noqa: F401  (the evaluator was pickled by value with it; loading needs it importable)
-    import torch
-
-    torch.set_num_threads(limits.threads)
+    _start_child(worker, limits)
     try:
         evaluator = pickle.loads(evaluator_payload)
         sending.send_bytes(STARTED)
@@ -346,6 +429,48 @@ def _trial_process_main(
         payload = pickle.dumps((failed, None), protocol=pickle.HIGHEST_PROTOCOL)
     sending.send_bytes(payload)
     sending.close()
+
+
+def _job_process_main(sending: Connection, worker: int, job_payload: bytes, limits: TrialLimits) -> None:
+    """In the forked child: limit, run the job under its seconds (SIGALRM, as in-process), send its JobOutcome."""
+    _start_child(worker, limits)
+    import cloudpickle
+
+    from automl.engine.limits import time_limit
+
+    try:
+        function, arguments = pickle.loads(job_payload)
+        sending.send_bytes(STARTED)
+        with time_limit(limits.seconds):
+            outcome = JobOutcome(value=function(*arguments))
+    except Exception as error:  # the job's failure is reported, never raised into the worker
+        outcome = JobOutcome(failure=job_failure(error, limits.memory))
+    try:
+        payload = cloudpickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:  # a value that does not pickle: report that instead of hanging the driver
+        failed = JobOutcome(failure=f"crashed: its result could not be sent back: {type(error).__name__}: {error}")
+        payload = pickle.dumps(failed, protocol=pickle.HIGHEST_PROTOCOL)
+    sending.send_bytes(payload)
+    sending.close()
+
+
+def job_failure(error: BaseException, memory: int | None = None) -> str:
+    """A job's exception as the one line a trial's would be: ``timed out: ...``, ``crashed: Type: ...``.
+
+    A ``TrialFailure`` (the time limit, a NaN loss) is its own message; any other
+    exception is ``crashed: Type: message``; a ``MemoryError`` under a memory
+    limit is reported as that limit.
+    """
+    from automl.training import TrialFailure
+
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else ""
+    if isinstance(error, TrialFailure) and first:
+        return first
+    reason = f"crashed: {type(error).__name__}: {first}" if first else f"crashed: {type(error).__name__}"
+    if memory is not None and isinstance(error, MemoryError):
+        return f"exceeded the memory limit of {format_memory(memory)} ({reason})"
+    return reason
 
 
 def _is_memory_error(error: str | None) -> bool:

@@ -38,11 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from automl.space import Candidate, SearchSpace
 from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
 from automl.strategies.options import option
 
 _DEFAULT_TRIALS = 50
+FALLBACK_DRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class SMBOStrategy(Strategy):
         self.worst_cost: float | None = None
         self.best_cost: float | None = None
         self.exhausted = False
+        self.fallback_rng = np.random.default_rng([int(context.seed), 11])  # its own stream, apart from SMAC's
 
     def ask(self) -> Proposal | None:
         """SMAC's next configuration as a candidate; configurations that map to a candidate
@@ -149,7 +153,7 @@ class SMBOStrategy(Strategy):
         for _ in range(self.attempts):
             info = self._smac_ask()
             if info is None:
-                return None
+                return self._unasked_random()
             candidate = self._candidate(info.config)
             key = candidate.key
             if key in self.outcomes:
@@ -160,7 +164,7 @@ class SMBOStrategy(Strategy):
                 continue
             break
         else:
-            return None  # every attempt met a candidate asked before: nothing new to propose
+            return self._unasked_random()  # every attempt met a candidate asked before
         self.pending[key] = self.pending.get(key, 0) + 1
         configuration = {name: _plain(value) for name, value in dict(info.config).items()}
         return Proposal(candidate, data={"configuration": configuration, "seed": info.seed})
@@ -180,6 +184,21 @@ class SMBOStrategy(Strategy):
             self.exhausted = True
             return None
 
+    def _unasked_random(self) -> Proposal | None:
+        """A uniformly random candidate not asked before, once SMAC proposes nothing new.
+
+        SMAC gives up ("configuration space exhausted") after 16 random draws that meet
+        evaluated configurations, long before a small space is used up; the search goes
+        on with fresh random candidates (told to SMAC like any other) until ``FALLBACK_DRAWS``
+        draws in a row find nothing new, which on a finite space means it is (nearly) exhausted.
+        """
+        for _ in range(FALLBACK_DRAWS):
+            candidate = self.space.sample_candidate(self.fallback_rng)
+            if candidate.key not in self.outcomes and candidate.key not in self.pending:
+                self.pending[candidate.key] = 1
+                return Proposal(candidate, data={"fallback": True})
+        return None
+
     def _candidate(self, configuration: Any) -> Candidate:
         from automl.space.configspace import candidate_from_configuration
 
@@ -194,16 +213,16 @@ class SMBOStrategy(Strategy):
         if "configuration" in proposal.data:
             configuration = Configuration(self.configuration_space, values=dict(proposal.data["configuration"]))
             info = TrialInfo(config=configuration, seed=proposal.data.get("seed"))
-            left = self.pending.get(key, 0) - 1
-            if left > 0:
-                self.pending[key] = left
-            else:
-                self.pending.pop(key, None)
         else:  # not asked by SMAC (enqueued by hand): SMAC accepts results of any configuration
             from automl.space.configspace import configuration_from_candidate
 
             configuration = configuration_from_candidate(self.configuration_space, candidate)
             info = TrialInfo(config=configuration, seed=int(self.context.seed))
+        left = self.pending.get(key, 0) - 1
+        if left > 0:
+            self.pending[key] = left
+        else:
+            self.pending.pop(key, None)
         score = result.score if result.ok else None
         if score is not None and math.isfinite(score):
             cost = -float(score)

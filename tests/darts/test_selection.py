@@ -10,7 +10,7 @@ import torch
 from automl import space as s
 from automl.space import Candidate
 from automl.strategies import builtin_strategies
-from automl.strategies.base import StrategyContext, TrialResult
+from automl.strategies.base import Proposal, StrategyContext, TrialResult
 from automl.strategies.darts import (
     DartsPerturbationStrategy,
     DartsStrategy,
@@ -80,8 +80,9 @@ def test_strategies_are_one_shot_report_and_resume_without_training(digits) -> N
     )
     strategy = DartsPerturbationStrategy()
     strategy.setup(SMALL, context)
-    candidate = strategy.ask()
-    assert isinstance(candidate, Candidate)
+    proposal = strategy.ask()
+    assert isinstance(proposal, Proposal) and isinstance(proposal.candidate, Candidate)
+    candidate = proposal.candidate
     SMALL.replay(candidate)
     assert strategy.ask() is None
     assert set(reports) == {"alphas", "perturbation_scores", "supernet"}
@@ -91,8 +92,9 @@ def test_strategies_are_one_shot_report_and_resume_without_training(digits) -> N
     resumed = DartsPerturbationStrategy()
     resumed.setup(SMALL, StrategyContext(seed=3, options=context.options, data=None))
     resumed.load_state_dict(state)
-    assert resumed.ask() == candidate  # no data needed: the supernet is not trained again
-    resumed.tell(candidate, TrialResult("complete", 0.9))
+    again = resumed.ask()
+    assert again is not None and again.candidate == candidate  # no data needed: the supernet is not trained again
+    resumed.tell(again.numbered(0), TrialResult.complete(0.9))
     assert resumed.ask() is None
     finished = DartsPerturbationStrategy()
     finished.setup(SMALL, StrategyContext(seed=3, options=context.options))
@@ -106,7 +108,7 @@ def test_same_seed_same_candidate_and_magnitude_strategy(digits) -> None:
     for _ in range(2):
         strategy = DartsStrategy()
         strategy.setup(SMALL, StrategyContext(seed=7, options=options, data=digits))
-        candidates.append(strategy.ask())
+        candidates.append(strategy.ask().candidate)
     assert candidates[0] == candidates[1]
     SMALL.replay(candidates[0])
 

@@ -10,8 +10,7 @@ from automl.engine.runners import Finished
 from automl.engine.search import Budget, SearchDriver
 from automl.engine.storage import StudyStorage
 from automl.plugins import load_plugins
-from automl.space import Candidate
-from automl.strategies.base import StrategyContext
+from automl.strategies.base import Proposal, StrategyContext
 
 
 class OutOfOrderRunner:
@@ -20,17 +19,21 @@ class OutOfOrderRunner:
     def __init__(self, evaluator: Evaluator, capacity: int) -> None:
         self.evaluator = evaluator
         self.capacity = capacity
-        self.pending: list[tuple[int, Candidate, int]] = []
+        self.pending: list[tuple[Proposal, int]] = []
         self.most_in_flight = 0
 
-    def submit(self, number: int, candidate: Candidate, seed: int) -> None:
-        self.pending.append((number, candidate, seed))
+    def submit(self, proposal: Proposal, seed: int) -> None:
+        self.pending.append((proposal, seed))
         self.most_in_flight = max(self.most_in_flight, len(self.pending))
 
     def wait(self) -> list[Finished]:
-        number, candidate, seed = self.pending.pop()
-        result, weights = self.evaluator(candidate, seed)
-        return [Finished(number, result, weights)]
+        proposal, seed = self.pending.pop()
+        assert proposal.number is not None
+        result, weights = self.evaluator(proposal.candidate, seed, proposal.budget)
+        return [Finished(proposal.number, result, weights)]
+
+    def run_job(self, function, *arguments):
+        return function(*arguments)
 
     def close(self) -> None:
         self.pending.clear()

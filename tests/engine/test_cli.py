@@ -182,3 +182,102 @@ def test_plot_writes_a_png(tmp_path):
     result = run("plot", tmp_path / "p.db", "-o", tmp_path / "plot.png")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# -- start-up: --help imports no heavy module; user errors are recognised lazily ---------------------------------
+
+HEAVY_MODULES = (
+    "torch", "dask", "distributed", "numpy", "pandas", "pyarrow", "sklearn", "scipy", "ConfigSpace", "smac",
+    "networkx", "matplotlib", "rich", "automl.engine", "automl.api", "automl.nn", "automl.ranking",
+)  # fmt: skip
+
+STARTUP_PROBE = """
+import json, os, sys
+os.execv = os.execve = None  # the command must not re-execute itself
+from click.testing import CliRunner
+from automl.cli.main import cli
+helps = [["--help"], *([name, "--help"] for name in cli.list_commands(None))]
+codes = [CliRunner().invoke(cli, arguments, catch_exceptions=False).exit_code for arguments in helps]
+heavy = sorted({h for h in HEAVY for name in sys.modules if name == h or name.startswith(h + ".")})
+print(json.dumps({"commands": [arguments[0] for arguments in helps], "codes": codes, "heavy": heavy}))
+"""
+
+
+def test_help_imports_no_heavy_module():
+    """``automl --help`` and every ``automl COMMAND --help`` start without torch, dask, pandas... (issue 10)."""
+    import json
+
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONHASHSEED"}
+    probe = f"HEAVY = {HEAVY_MODULES!r}\n{STARTUP_PROBE}"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"search", "strategies", "rank", "show", "plot", "export"} <= set(report["commands"])
+    assert set(report["codes"]) == {0}, report
+    assert report["heavy"] == [], f"--help imported {report['heavy']}: import them inside the command that needs them"
+
+
+def test_every_user_error_class_is_named_correctly():
+    """The lazy user-error check names classes by module; a renamed or moved class would slip through."""
+    from automl.cli.errors import USER_ERROR_NAMES, all_user_errors, is_user_error
+
+    classes = all_user_errors()
+    assert len(classes) == len(USER_ERROR_NAMES)
+    for error_class in classes:
+        assert issubclass(error_class, Exception), error_class
+        assert is_user_error(error_class("x"))
+    assert not is_user_error(RuntimeError("a bug"))
+
+
+def test_a_bug_is_not_reported_as_a_user_error(monkeypatch):
+    from click.testing import CliRunner
+
+    import automl.plugins
+    from automl.cli.main import cli
+
+    def broken():
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(automl.plugins, "load_plugins", broken)
+    with pytest.raises(RuntimeError, match="a bug of ours"):
+        CliRunner().invoke(cli, ["strategies"], catch_exceptions=False)
+
+
+def test_strategies_name_shows_description_package_and_options():
+    from automl.strategies.mcts import MCTSStrategy
+    from automl.strategies.options import describe_options
+
+    result = run("strategies", "mcts")
+    assert result.returncode == 0, result.stderr
+    assert "Monte Carlo tree search" in result.stdout
+    assert "provided by: automl (built-in)" in result.stdout
+    for header in ("option", "type", "default", "allowed", "help"):
+        assert header in result.stdout
+    for info in describe_options(MCTSStrategy.Options):
+        assert info.name in result.stdout
+    assert "--strategy-option" in result.stdout
+
+
+def test_strategies_name_without_options():
+    result = run("strategies", "random")
+    assert result.returncode == 0 and "options: none" in result.stdout
+
+
+def test_strategies_unknown_name_suggests_the_closest():
+    result = run("strategies", "smbbo")
+    assert_one_line_error(result, "unknown strategy 'smbbo' (did you mean 'smbo'?)")
+
+
+def test_strategies_name_of_an_installed_plugin_names_its_distribution():
+    import importlib.metadata
+
+    try:
+        version = importlib.metadata.version("automl-evolution")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("plugins/automl-evolution is not installed")
+    result = run("strategies", "evolution")
+    assert result.returncode == 0, result.stderr
+    assert f"provided by: automl-evolution {version}" in result.stdout
+    assert "population" in result.stdout

@@ -85,3 +85,13 @@ def test_bad_input_gives_one_line_error_and_status_2(tmp_path, csv_path, case):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and expected in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_help_names_every_builtin_ranker():
+    """The help lists the rankers without importing the ranking code; the list must not drift."""
+    from automl.cli.rank_command import RANKER_NAMES
+    from automl.ranking import builtin_rankers
+
+    assert sorted(RANKER_NAMES) == sorted(ranker.name for ranker in builtin_rankers())
+    result = run(["--help"])
+    assert result.exit_code == 0 and f"Ranking method: {', '.join(RANKER_NAMES)}." in result.stdout

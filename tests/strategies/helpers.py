@@ -1,4 +1,8 @@
-"""Helpers for the strategy tests: a tiny tree-shaped space, a toy objective and an ask/tell driver."""
+"""Helpers for the strategy tests (contract v2): a tiny tree-shaped space, a toy objective and an ask/tell driver.
+
+``tiny`` and ``TINY_SIZE`` are the conformance kit's (``automl.testing.strategies``), so the kit and these
+tests search the same 75 candidates.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,11 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from automl import space as s
 from automl.space import Candidate, SearchSpace
 from automl.strategies.base import Strategy, StrategyContext, TrialResult
+from automl.testing.strategies import TINY_SIZE, tiny
 
-
-@s.search_space
-def tiny(x: Any) -> Any:
-    """75 candidates: 1-2 layers of (width, activation), or one wide layer."""
-
-    def layer(x: Any) -> Any:
-        x = s.op.linear(x, units=s.Choice([8, 16, 32, 64]))
-        return s.op.activation(x, kind=s.Choice(["relu", "tanh"]))
-
-    def deep(x: Any) -> Any:
-        return s.Repeat(layer, times=s.Int(1, 2))(x)
-
-    def wide(x: Any) -> Any:
-        return s.op.linear(x, units=s.Choice([128, 256, 512]))
-
-    x = s.Or({"deep": deep, "wide": wide})(x)
-    return s.op.linear(x, units=s.OUTPUTS)
-
-
-TINY_SIZE = 75
+__all__ = ["TINY_SIZE", "drive", "make_strategy", "strategy_classes", "tiny", "toy_objective"]
 
 
 def toy_objective(candidate: Mapping[str, Any]) -> float:
@@ -43,13 +28,19 @@ def toy_objective(candidate: Mapping[str, Any]) -> float:
     return total / 3
 
 
-def make_strategy(name: str, space: SearchSpace, seed: int = 0, trials: int = 30, **options: Any) -> Strategy:
+def strategy_classes() -> dict[str, type[Strategy]]:
+    """The built-in strategies that need no data, by name."""
     from automl.strategies.mcts import MCTSStrategy
     from automl.strategies.random import RandomStrategy
     from automl.strategies.smbo import SMBOStrategy
 
-    classes = {"random": RandomStrategy, "mcts": MCTSStrategy, "smbo": SMBOStrategy}
-    strategy = classes[name]()
+    return {cls.name: cls for cls in (RandomStrategy, MCTSStrategy, SMBOStrategy)}
+
+
+def make_strategy(name: str, space: SearchSpace, seed: int = 0, trials: int = 30, **options: Any) -> Strategy:
+    """A set-up strategy; ``options`` are given as a user would and validated by the strategy's ``Options``
+    (an unknown or bad one raises ``StrategyOptionError``)."""
+    strategy = strategy_classes()[name]()
     strategy.setup(space, StrategyContext(seed=seed, trials=trials, options=options))
     return strategy
 
@@ -57,15 +48,18 @@ def make_strategy(name: str, space: SearchSpace, seed: int = 0, trials: int = 30
 def drive(
     strategy: Strategy, objective: Callable[[Candidate], float], trials: int, stop_at: float | None = None
 ) -> list[Candidate]:
-    """Sequential ask/tell; stops early once the objective reaches ``stop_at``."""
+    """Sequential ask/tell as the engine does it (numbered proposals, ``TrialResult.complete``); returns the
+    candidates asked. Stops when the strategy has nothing more to propose, or early once the objective
+    reaches ``stop_at``."""
     asked: list[Candidate] = []
-    for _ in range(trials):
-        candidate = strategy.ask()
-        if candidate is None:
+    for number in range(trials):
+        proposal = strategy.ask()
+        if proposal is None:
             break
-        asked.append(candidate)
-        score = objective(candidate)
-        strategy.tell(candidate, TrialResult("complete", score))
+        proposal = proposal.numbered(number)
+        asked.append(proposal.candidate)
+        score = objective(proposal.candidate)
+        strategy.tell(proposal, TrialResult.complete(score))
         if stop_at is not None and score >= stop_at - 1e-12:
             break
     return asked

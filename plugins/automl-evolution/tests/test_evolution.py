@@ -12,7 +12,7 @@ from automl_evolution import EvolutionStrategy
 
 from automl import space as s
 from automl.space import Candidate
-from automl.strategies.base import StrategyContext, StrategyOptionError, TrialResult
+from automl.strategies.base import Proposal, StrategyContext, StrategyOptionError, TrialResult
 
 
 @s.search_space
@@ -51,10 +51,11 @@ def make(seed: int = 0, **options: Any) -> EvolutionStrategy:
 def drive(strategy: Any, trials: int, stop_at: float | None = None) -> list[Candidate]:
     asked = []
     for _ in range(trials):
-        candidate = strategy.ask()
+        proposal = strategy.ask()
+        candidate = proposal.candidate
         asked.append(candidate)
         score = objective(candidate)
-        strategy.tell(candidate, TrialResult("complete", score))
+        strategy.tell(proposal, TrialResult("complete", score))
         if stop_at is not None and score >= stop_at - 1e-12:
             break
     return asked
@@ -96,12 +97,12 @@ def test_population_ages_out_the_oldest() -> None:
 def test_asks_in_flight_and_failures() -> None:
     strategy = make(0, population=4, sample=2)
     batch = [strategy.ask() for _ in range(6)]  # more than P in flight: no population yet, still random
-    assert len({candidate.key for candidate in batch}) == 6
-    for index, candidate in enumerate(batch):
-        result = TrialResult("failed") if index % 2 else TrialResult("complete", objective(candidate))
-        strategy.tell(candidate, result)
+    assert len({proposal.candidate.key for proposal in batch}) == 6
+    for index, proposal in enumerate(batch):
+        result = TrialResult("failed") if index % 2 else TrialResult("complete", objective(proposal.candidate))
+        strategy.tell(proposal, result)
     child = strategy.ask()
-    tiny.replay(child)
+    tiny.replay(child.candidate)
 
 
 def test_finds_the_optimum_sooner_than_random() -> None:
@@ -116,10 +117,10 @@ def test_finds_the_optimum_sooner_than_random() -> None:
         def __init__(self, seed: int) -> None:
             self.rng = np.random.default_rng(seed)
 
-        def ask(self) -> Candidate:
-            return tiny.sample_candidate(self.rng)
+        def ask(self) -> Proposal:
+            return Proposal(tiny.sample_candidate(self.rng))
 
-        def tell(self, candidate: Candidate, result: TrialResult) -> None:
+        def tell(self, proposal: Proposal, result: TrialResult) -> None:
             pass
 
     evolution = trials_to_optimum(lambda seed: make(seed, population=8, sample=3))
