@@ -25,7 +25,6 @@ import argparse
 import functools
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -382,7 +381,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if os.environ.get("PYTHONHASHSEED") is None:  # SMAC iterates hash-ordered sets: fix hashing to reproduce runs
-        os.environ["PYTHONHASHSEED"] = "0"
-        os.execv(sys.executable, [sys.executable, *sys.argv])
     main()
