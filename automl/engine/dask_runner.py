@@ -139,7 +139,7 @@ class DaskRunner:
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,  # a lost worker is reported by its trial, not a raw log line
             )
         try:
             client = distributed.Client(self._cluster, set_as_default=False)

@@ -103,3 +103,18 @@ def test_resume_refuses_another_space_or_data(tmp_path):
     space_file.write_text(space_file.read_text().replace("[4, 8]", "[4, 16]"))
     with pytest.raises(StudyError, match="space_hash"):
         automl.search(str(space_file), "wine", trials=2, epochs=1, study=path, resume=True)
+
+
+def test_a_study_of_the_previous_schema_is_refused_in_one_line_and_still_readable(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    automl.search(tiny, objective=score, trials=2, study=path).close()
+    with sqlite3.connect(path) as connection:  # what automl 0.1 wrote: schema 1
+        connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    connection.close()
+    with pytest.raises(StudyError, match=r"schema 1, this one writes schema 2\) and cannot be resumed"):
+        automl.search(tiny, objective=score, trials=4, study=path, resume=True)
+    study = Study.open(path)
+    assert len(study.completed()) == 2
+    study.close()
