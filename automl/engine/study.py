@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from automl.engine.storage import COMPLETE, FAILED, RUNNING, StudyStorage, Trial
+from automl.engine.storage import COMPLETE, FAILED, RUNNING, StudyError, StudyStorage, Trial
 
 
 class Study:
@@ -25,6 +25,16 @@ class Study:
     @property
     def meta(self) -> dict[str, Any]:
         return self.storage.meta()
+
+    @property
+    def config(self) -> Any:
+        """The study's :class:`~automl.engine.config.SearchConfig`, as the search stored it."""
+        from automl.engine.config import SearchConfig
+
+        stored = self.meta.get("config")
+        if stored is None:
+            raise StudyError(f"study {self.path} has no stored search configuration (made by an older automl)")
+        return SearchConfig.from_dict(stored)
 
     @property
     def trials(self) -> list[Trial]:

@@ -51,7 +51,7 @@ def test_residual_csv(tmp_path):
     study = Study.open(tmp_path / "residual.db")
     try:
         assert len(study.trials) == 2
-        assert study.meta["target"] == "label"
+        assert study.config.target == "label"
         assert study.best_trial is not None
         assert "width" in study.best_trial.candidate
     finally:
@@ -92,8 +92,8 @@ def test_search_from_config(tmp_path):
     study = Study.open(study_path)
     try:
         assert len(study.trials) == 2  # --trials 2 won over trials = 20 in the file
-        assert study.meta["training"]["epochs"] == 2
-        assert study.meta["training"]["batch_size"] == 32  # from the file
+        assert study.config.training.epochs == 2
+        assert study.config.training.batch_size == 32  # from the file
         assert study.meta["space_name"] == "tabular"
     finally:
         study.close()
