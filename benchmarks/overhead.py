@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
 import logging
 import pstats
 import sqlite3
@@ -233,6 +234,26 @@ def growth_of(strategy: str, trials: int, directory: Path) -> dict[str, Any]:
     }
 
 
+def bare_growth_of(strategy_name: str, trials: int) -> dict[str, Any]:
+    """The same strategy driven in a bare ask/objective/tell loop, with no engine: its own cost as n grows."""
+    from automl.plugins import load_plugins
+    from automl.strategies.base import StrategyContext, TrialResult
+
+    strategy = load_plugins().strategy(strategy_name)()
+    strategy.setup(overhead_space, StrategyContext(seed=0, trials=trials, options={}))
+    stamps = [time.perf_counter()]
+    for number in range(trials):
+        proposal = strategy.ask().numbered(number)
+        strategy.tell(proposal, TrialResult.complete(our_objective(proposal.candidate)))
+        stamps.append(time.perf_counter())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
+    return {
+        str(checkpoint): 1000 * sum(gaps[checkpoint // 2 : checkpoint]) / (checkpoint - checkpoint // 2)
+        for checkpoint in CHECKPOINTS
+        if checkpoint <= len(gaps)
+    }
+
+
 def available_strategies() -> set[str]:
     from automl.plugins import load_plugins
 
@@ -247,6 +268,7 @@ def run_growth(trials: int, directory: Path) -> dict[str, Any]:
             continue
         count = trials if limit is None else min(trials, limit)
         results[strategy] = growth_of(strategy, count, directory)
+        results[strategy]["bare_mean_ms"] = bare_growth_of(strategy, count)
     rows = []
     for strategy, result in results.items():
         cells: list[Any] = [strategy]
@@ -254,10 +276,19 @@ def run_growth(trials: int, directory: Path) -> dict[str, Any]:
             point = result["points"].get(str(checkpoint))
             cells.append("" if point is None else f"{point['mean_ms']:.3f} / {point['median_ms']:.3f}")
         cells.append(result["ratio_last_over_first_mean"])
+        last = max(result["points"], key=int)
+        engine = result["points"][last]["mean_ms"] - result["bare_mean_ms"][last]
+        result["engine_ms_at_last"] = engine
+        cells.append(f"{result['bare_mean_ms'][last]:.3f} / {engine:.3f}")
         rows.append(cells)
     table(
         "Per-trial time as the study grows (trivial objective; mean / median ms over trials [n/2, n))",
-        ["strategy", *(f"@{checkpoint:,}" for checkpoint in CHECKPOINTS), "last / first (mean)"],
+        [
+            "strategy",
+            *(f"@{checkpoint:,}" for checkpoint in CHECKPOINTS),
+            "last / first (mean)",
+            "at the last n: strategy alone / engine",
+        ],
         rows,
     )
     return results
