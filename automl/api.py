@@ -242,6 +242,7 @@ def search(
             _move_aside(study)
         storage = StudyStorage(study, create=True)
         _check_resume(storage, config, resume)
+        previous_runner = storage.meta().get("runner")
         storage.set_meta(
             {
                 "config": config.to_dict(),
@@ -258,6 +259,7 @@ def search(
                 "feature_names": list(splits.feature_names) if splits else None,
                 "feature_ranker": (config.rank_features or "outrank") if ranking is not None else None,
                 "feature_ranking": ranking.to_records() if ranking is not None else None,
+                "runner": "in-process" if trial_limits is None else "dask",
             }
         )
         driver_study = Study(storage)
@@ -284,6 +286,7 @@ def search(
             on_trial=on_trial,
             runner=runner,
             strategy_label=_strategy_label(plugins, config.strategy),
+            previous_runner=previous_runner,
         )
         if on_start is not None:
             on_start(driver_study, storage.finished_count())

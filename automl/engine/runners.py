@@ -45,6 +45,7 @@ class InProcessRunner:
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
         self._queue: deque[tuple[Proposal, int]] = deque()
+        self.before_trial: Callable[[int], None] | None = None  # the driver marks the trial about to run
 
     def submit(self, proposal: Proposal, seed: int) -> None:
         self._queue.append((proposal, seed))
@@ -52,6 +53,8 @@ class InProcessRunner:
     def wait(self) -> list[Finished]:
         proposal, seed = self._queue.popleft()
         assert proposal.number is not None
+        if self.before_trial is not None:
+            self.before_trial(proposal.number)
         result, weights = self.evaluator(proposal.candidate, seed, proposal.budget)
         return [Finished(proposal.number, result, weights)]
 

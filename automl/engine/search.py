@@ -9,14 +9,24 @@ the last one reach a fraction of all events (``SNAPSHOT_FRACTION``, at least
 ``SNAPSHOT_MIN_EVENTS``), so saving costs O(1) per trial on average however
 large the study grows; resume loads the snapshot and replays the asks and tells
 recorded after it (a strategy with ``resume = "replay"`` replays them all).
-Trials in flight when the driver died run again; that costs no retry, but a
-trial in flight at ``CRASH_LIMIT`` deaths of the search in a row is failed:
-it most likely kills the process that runs it.
+Trials in flight when the driver died run again; that costs no retry. A trial
+can only take the driver down with it in-process (on Dask it runs in a child
+process of a worker), so only there is a death ever charged to a trial: at once
+when the process died of a fatal signal while the trial ran (``faulthandler``
+writes it to ``<study>.crash``), or after ``CRASH_LIMIT`` deaths in a row with
+the same trial in flight and no such trace. A SIGKILL leaves no trace, and the
+OOM killer's looks exactly like an operator's, so that limit is high: a driver
+killed at random moments (the first trial after a restart is the one in flight
+at most kills) loses no trial, and a trial that exhausts memory in-process is
+failed after that many resumes; ``--trial-memory`` fails it at once instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import faulthandler
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +45,7 @@ from automl.training.trainer import as_tensors, target_scaling
 
 SNAPSHOT_FRACTION = 0.25
 SNAPSHOT_MIN_EVENTS = 64
-CRASH_LIMIT = 3
+CRASH_LIMIT = 25
 STOPPED_WHILE_RUNNING = "the search stopped while it ran"
 
 
@@ -70,6 +80,7 @@ class SearchDriver:
     events: Any = None  # the plugin manager's hook relay, for event hooks
     on_trial: Callable[[Trial, Study], None] | None = None
     strategy_label: str = ""  # "'mcts' (built-in)", "'evolution' (plugin automl-evolution 0.1.0)"
+    previous_runner: str | None = None  # where the trials of the last (perhaps killed) run of this study ran
     study: Study = field(init=False)
 
     def __post_init__(self) -> None:
@@ -163,15 +174,20 @@ class SearchDriver:
         self._next_number = self.storage.next_number()
         if self.events is not None:
             self.events.automl_search_started(study=self.study)
+        crashed = self._crash_trace()
         for trial in in_flight_at_death:
             history = self.storage.attempt_history(trial.number)
             deaths = 1 + _consecutive_deaths(history)
-            if deaths >= CRASH_LIMIT:
+            if crashed is not None and crashed[0] == trial.number:
+                self._tell(trial.proposal, TrialResult.failed(f"crashed: {crashed[1]}"), None)
+            elif self.previous_runner != "dask" and deaths >= CRASH_LIMIT:
                 self._tell(trial.proposal, _killed_its_process(deaths), None)
             else:
                 self.storage.record_retry(trial.number, STOPPED_WHILE_RUNNING)
                 self._dispatch(trial.proposal, trial.seed)
         exhausted = False
+        handler_was_enabled = faulthandler.is_enabled()
+        crash_log = self._watch_for_crashes()
         try:
             while True:
                 out_of_time = self.budget.seconds is not None and time.monotonic() - started > self.budget.seconds
@@ -203,6 +219,12 @@ class SearchDriver:
                     self._tell(proposal, done.result, done.weights)
         finally:
             self.runner.close()
+            if crash_log is not None:
+                faulthandler.disable()
+                crash_log.close()
+                self._crash_path.unlink(missing_ok=True)
+                if handler_was_enabled:  # give the process back its own handler (pytest's, a user's)
+                    faulthandler.enable(file=sys.__stderr__ or sys.stderr)
         if self._failure is not None:
             raise self._failure
         if self.strategy.resume == "state" and self._snapshot_event < self._events:
@@ -211,6 +233,43 @@ class SearchDriver:
         if self.events is not None:
             self.events.automl_search_finished(study=self.study)
         return self.study
+
+    # ---------------------------------------------------------- fatal crashes
+    @property
+    def _crash_path(self) -> Path:
+        return self.storage.path.with_name(self.storage.path.name + ".crash")
+
+    def _watch_for_crashes(self) -> Any:
+        """In-process trials: a fatal signal (segfault, abort) is written to ``<study>.crash`` after the
+        number of the trial that was running, so a resume knows which trial took the process down."""
+        if not isinstance(self.runner, InProcessRunner):
+            return None
+        try:
+            handle = open(self._crash_path, "w")  # noqa: SIM115 - held open for faulthandler until the run ends
+        except OSError:
+            return None
+        faulthandler.enable(file=handle, all_threads=False)
+
+        def mark(number: int) -> None:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"trial {number}\n")
+            handle.flush()
+
+        self.runner.before_trial = mark
+        return handle
+
+    def _crash_trace(self) -> tuple[int, str] | None:
+        """(trial, first line of the fatal error) left by a run that died of a fatal signal, if any."""
+        path = self._crash_path
+        if not path.exists():
+            return None
+        with contextlib.suppress(OSError):
+            lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            path.unlink()
+            if len(lines) >= 2 and lines[0].startswith("trial "):
+                return int(lines[0].split()[1]), f"the process died while this trial ran: {lines[1]}"
+        return None
 
     def _dispatch(self, proposal: Proposal, seed: int) -> None:
         assert proposal.number is not None

@@ -49,7 +49,8 @@ SCRIPT = textwrap.dedent(
 
     if __name__ == "__main__":
         automl.search(
-            sys.argv[4], "digits-flat", trials=40, epochs=2, seed=5, study=study, resume=True, workers=workers,
+            sys.argv[4], "digits-flat", trials=40, epochs=40, patience=None, seed=5, study=study, resume=True,
+            workers=workers,
             plugins=load_plugins(extra=[Recorder()]),
         )
     """
@@ -65,7 +66,7 @@ def _complete(study: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("workers", "delays"), [(1, (1.5, 6.0)), (2, (3.0, 12.0))], ids=["in-process", "dask-2"])
+@pytest.mark.parametrize(("workers", "delays"), [(1, (1.0, 4.0)), (2, (4.0, 12.0))], ids=["in-process", "dask-2"])
 def test_twenty_kills_lose_nothing_and_run_nothing_twice(tmp_path, workers, delays):
     script, study, log = tmp_path / "search.py", tmp_path / "study.db", tmp_path / "events.log"
     script.write_text(SCRIPT)
@@ -101,3 +102,39 @@ def test_twenty_kills_lose_nothing_and_run_nothing_twice(tmp_path, workers, dela
         else:
             assert int(number) not in done, f"trial {number} was stored twice"
             done.add(int(number))
+
+
+SEGFAULT = textwrap.dedent(
+    """
+    import ctypes, sys
+    import automl
+    from automl import space as s
+
+    @s.search_space
+    def space(x):
+        return s.op.linear(x, units=s.Choice([1, 2, 3, 4, 5, 6]))
+
+    def objective(candidate):
+        if candidate["linear.units"] == 3:
+            ctypes.string_at(0)  # a crash in native code takes the whole process down
+        return candidate["linear.units"]
+
+    automl.search(space, objective=objective, strategy="mcts", trials=6, seed=0, study=sys.argv[1], resume=True)
+    """
+)
+
+
+def test_a_trial_that_segfaults_the_search_is_failed_at_the_next_resume(tmp_path):
+    script, study = tmp_path / "crash.py", tmp_path / "study.db"
+    script.write_text(SEGFAULT)
+    first = subprocess.run([sys.executable, str(script), str(study)], capture_output=True, text=True, timeout=300)
+    assert first.returncode != 0  # died of SIGSEGV
+    second = subprocess.run([sys.executable, str(script), str(study)], capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    with sqlite3.connect(study) as connection:
+        rows = connection.execute("SELECT candidate, status, error, attempts FROM trials ORDER BY number").fetchall()
+    assert len(rows) == 6
+    [crashed] = [row for row in rows if row[1] == "failed"]
+    assert '"linear.units": 3' in crashed[0] and crashed[3] == 1
+    assert crashed[2].startswith("crashed: the process died while this trial ran: Fatal Python error: Segmentation")
+    assert not Path(str(study) + ".crash").exists()

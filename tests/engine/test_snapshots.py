@@ -10,7 +10,7 @@ import pytest
 
 import automl
 from automl import space as s
-from automl.engine.search import SNAPSHOT_FRACTION, SNAPSHOT_MIN_EVENTS
+from automl.engine.search import CRASH_LIMIT, SNAPSHOT_FRACTION, SNAPSHOT_MIN_EVENTS
 from automl.engine.storage import StudyStorage
 
 
@@ -109,7 +109,7 @@ def test_a_trial_that_keeps_killing_the_search_is_failed(tmp_path):
         return 1.0
 
     deaths = 0
-    for _ in range(20):
+    for _ in range(200):
         try:
             automl.search(space, objective=objective, trials=6, seed=1, study=path, resume=True).close()
             break
@@ -117,7 +117,7 @@ def test_a_trial_that_keeps_killing_the_search_is_failed(tmp_path):
             deaths += 1
     study = automl.engine.study.Study.open(path)
     killers = [trial for trial in study.trials if trial.status == "failed"]
-    assert killers and all("died 3 times in a row" in trial.error for trial in killers)
-    assert all(trial.attempts == 3 for trial in killers)
+    assert killers and all(f"died {CRASH_LIMIT} times in a row" in trial.error for trial in killers)
+    assert all(trial.attempts == CRASH_LIMIT for trial in killers)
     assert len(study.trials) == 6 and not study.running()
     study.close()
