@@ -120,7 +120,7 @@ class SearchDriver:
         events = self.storage.events(after=snapshot_event)
         if events:
             numbers = sorted({number for _, number in events})
-            trials = {trial.number: trial for trial in self._trials(numbers)}
+            trials = {trial.number: trial for trial in self.storage.trials_numbered(numbers)}
             for kind, number in events:
                 trial = trials[number]
                 if kind == "ask":
@@ -135,12 +135,8 @@ class SearchDriver:
                     self._call_strategy("tell", trial.proposal, _result_of(trial))
         self._events = self.storage.event_count()
         self._snapshot_event = snapshot_event
-        best = self.storage.best_score()
-        self._best_score = best
+        self._best_score = self.storage.best_score()
         return self.storage.trials(TrialStatus.RUNNING)
-
-    def _trials(self, numbers: list[int]) -> list[Trial]:
-        return self.storage.trials_numbered(numbers)
 
     def _state_if_due(self) -> Any:
         """The strategy's state when a snapshot is due after the event about to be stored, else None."""
