@@ -126,3 +126,25 @@ def test_event_hooks_see_every_trial(tmp_path):
     plugins = load_plugins(entry_points=False, extra=[Recorder()])
     automl.search(toy, objective=score, trials=4, study=tmp_path / "e.db", plugins=plugins)
     assert seen == [0, 1, 2, 3, "done"]
+
+
+def test_a_space_without_decisions_trains_once_and_says_so(tmp_path):
+    @s.search_space
+    def fixed(x):
+        return s.op.linear(x, units=s.OUTPUTS)
+
+    notices = []
+    study = automl.search(fixed, "wine", trials=5, epochs=1, study=tmp_path / "f.db", on_notice=notices.append)
+    assert len(study.trials) == 1
+    assert notices == ["space 'fixed' has no decisions: one trial trains its only network (not 5)"]
+
+
+def test_show_counts_each_trial_once_by_its_status():
+    from automl.cli.search_command import trial_counts
+    from automl.engine.storage import Trial
+    from automl.space import Candidate
+    from automl.strategies.base import TrialStatus
+
+    statuses = [TrialStatus.COMPLETE] * 38 + [TrialStatus.FAILED] * 2 + [TrialStatus.RUNNING]
+    trials = [Trial(number, Candidate({}), status, None) for number, status in enumerate(statuses)]
+    assert trial_counts(trials) == "38 complete, 2 failed, 1 running"
