@@ -98,7 +98,7 @@ class SearchDriver:
         self._failure: StrategyFailure | None = None  # the strategy raised: no more asks, tells or snapshots
 
     def _call_strategy(self, method: str, *arguments: Any) -> Any:
-        """``strategy.ask()`` or ``tell(...)``; an exception of the strategy's own becomes a StrategyFailure."""
+        """``strategy.ask()``, ``tell(...)`` or ``state_dict()``; an exception of its own becomes a StrategyFailure."""
         try:
             return getattr(self.strategy, method)(*arguments)
         except Exception as error:
@@ -145,16 +145,13 @@ class SearchDriver:
         since = self._events + 1 - self._snapshot_event
         if since < max(SNAPSHOT_MIN_EVENTS, SNAPSHOT_FRACTION * (self._events + 1)):
             return None
-        return self.strategy.state_dict()
+        return self._call_strategy("state_dict")
 
     def _state_if_due_after_tell(self) -> Any:
         try:
             return self._state_if_due()
-        except Exception as error:  # a state_dict that raises: keep the result, stop the search
-            self._failure = StrategyFailure(
-                f"strategy {self.strategy_label or repr(self.strategy.name)} failed in state_dict(): "
-                f"{type(error).__name__}: {error} (the study {self.storage.path} is intact)"
-            )
+        except StrategyFailure as failure:  # keep the result, stop the search
+            self._failure = failure
             return None
 
     def _stored(self, sequence: int, snapshot: Any) -> None:
@@ -196,6 +193,7 @@ class SearchDriver:
                 ):
                     try:
                         proposal = self._call_strategy("ask")
+                        snapshot = None if proposal is None else self._state_if_due()
                     except StrategyFailure as failure:
                         self._failure = failure  # the trials in flight still finish and are stored
                         break
@@ -205,7 +203,6 @@ class SearchDriver:
                     proposal = proposal.numbered(self._next_number)
                     self._next_number += 1
                     seed = trial_seed(self.seed, proposal.number)
-                    snapshot = self._state_if_due()
                     self._stored(self.storage.record_ask(proposal, seed, snapshot), snapshot)
                     self._dispatch(proposal, seed)
                 if not self._in_flight:
@@ -224,7 +221,7 @@ class SearchDriver:
         if self._failure is not None:
             raise self._failure
         if self.strategy.resume == "state" and self._snapshot_event < self._events:
-            self.storage.save_state(self.strategy.state_dict(), self._events)
+            self.storage.save_state(self._call_strategy("state_dict"), self._events)
             self._snapshot_event = self._events
         if self.events is not None:
             self.events.automl_search_finished(study=self.study)
