@@ -41,10 +41,10 @@ def _default_architecture(space: SearchSpace) -> Any:
         raise SpaceError(f"space {space.name!r} raised while it was built: {type(error).__name__}: {text}") from None
 
 
-def _check_space_compiles(space: SearchSpace, evaluator: Evaluator) -> None:
+def _check_space_compiles(space: SearchSpace, evaluator: Evaluator, default_architecture: Any) -> None:
     """Build the default architecture once, so a broken space fails before the search starts."""
     try:
-        evaluator.build(Candidate(_default_architecture(space).decisions))
+        evaluator.build(Candidate(default_architecture.decisions))
     except CompileError as error:
         raise SpaceError(f"space {space.name!r} does not compile for its input: {error}") from None
     except TrainingSettingsError as error:
@@ -223,7 +223,7 @@ def search(
         config, space, splits, plugins, objective, list(ranking.features) if ranking is not None else None
     )
     if splits is not None and objective is None:
-        _check_space_compiles(space, evaluator)
+        _check_space_compiles(space, evaluator, default_architecture)
     budget_trials = config.trials
     if not default_architecture.decisions and config.trials > 1:
         budget_trials = 1
