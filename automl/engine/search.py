@@ -88,9 +88,8 @@ class SearchDriver:
         self.runner = self.runner or InProcessRunner(self.evaluator)
         if hasattr(self.runner, "on_retry"):
             self.runner.on_retry = self.storage.record_retry  # a worker's death goes into the attempt history
-        self._in_flight: dict[int, Proposal] = {}
+        self._in_flight: dict[int, Trial] = {}  # dispatched, not told yet; trial.proposal goes back to tell
         self._best_score: float | None = None
-        self._dispatched: dict[int, Trial] = {}
         self._finished = 0
         self._next_number = 0
         self._events = 0  # events stored so far
@@ -172,9 +171,9 @@ class SearchDriver:
             history = self.storage.attempt_history(trial.number)
             deaths = 1 + _consecutive_deaths(history)
             if crashed is not None and crashed[0] == trial.number:
-                self._tell(trial.proposal, TrialResult.failed(f"crashed: {crashed[1]}"), None)
+                self._tell(trial, TrialResult.failed(f"crashed: {crashed[1]}"), None)
             elif self.previous_runner != "dask" and deaths >= CRASH_LIMIT:
-                self._tell(trial.proposal, _killed_its_process(deaths), None)
+                self._tell(trial, _killed_its_process(deaths), None)
             else:
                 self.storage.record_retry(trial.number, STOPPED_WHILE_RUNNING)
                 self._dispatch(trial.proposal, trial.seed)
@@ -208,8 +207,7 @@ class SearchDriver:
                 if not self._in_flight:
                     break
                 for done in self.runner.wait():
-                    proposal = self._in_flight.pop(done.number)
-                    self._tell(proposal, done.result, done.weights)
+                    self._tell(self._in_flight.pop(done.number), done.result, done.weights)
         finally:
             self.runner.close()
             if crash_log is not None:
@@ -266,7 +264,6 @@ class SearchDriver:
 
     def _dispatch(self, proposal: Proposal, seed: int) -> None:
         assert proposal.number is not None
-        self._in_flight[proposal.number] = proposal
         running = Trial(
             proposal.number,
             proposal.candidate,
@@ -277,15 +274,14 @@ class SearchDriver:
             budget=proposal.budget,
             proposal_data=dict(proposal.data),
         )
-        self._dispatched[proposal.number] = running
+        self._in_flight[proposal.number] = running
         if self.events is not None:
             self.events.automl_trial_started(study=self.study, trial=running)
         self.runner.submit(proposal, seed)
 
-    def _tell(self, proposal: Proposal, result: TrialResult, weights: dict[str, Any] | None) -> None:
+    def _tell(self, running: Trial, result: TrialResult, weights: dict[str, Any] | None) -> None:
         """The strategy learns the result, then it is stored (with a snapshot when one is due)."""
-        assert proposal.number is not None
-        number = proposal.number
+        proposal, number = running.proposal, running.number
         if self._failure is None:
             try:
                 self._call_strategy("tell", proposal, result)
@@ -302,7 +298,6 @@ class SearchDriver:
             self._best_score = result.score
             if weights is not None:
                 self._save_weights(number, weights)
-        running = self._dispatched.pop(number, None) or Trial(number, proposal.candidate, TrialStatus.RUNNING, None)
         trial = dataclasses.replace(
             running,
             status=status,

@@ -86,11 +86,9 @@ def assert_stopped_and_recorded(path: Path, elapsed: float) -> None:
     assert "supernet" in shown.output and "per-trial limit" in shown.output
 
 
-# ------------------------------------------------------------------ in-process
-def test_in_process_a_supernet_past_trial_seconds_is_stopped_and_recorded(tmp_path, digits) -> None:
-    path = tmp_path / "study.db"
-    started = time.monotonic()
-    study = automl.search(
+def search_with_a_long_supernet(path, digits, **extra):
+    """A darts-pt search whose supernet (50 epochs) cannot finish within the trial seconds."""
+    return automl.search(
         SMALL,
         digits,
         strategy="darts-pt",
@@ -100,7 +98,15 @@ def test_in_process_a_supernet_past_trial_seconds_is_stopped_and_recorded(tmp_pa
         trial_seconds=TRIAL_SECONDS,
         device="cpu",
         study=path,
+        **extra,
     )
+
+
+# ------------------------------------------------------------------ in-process
+def test_in_process_a_supernet_past_trial_seconds_is_stopped_and_recorded(tmp_path, digits) -> None:
+    path = tmp_path / "study.db"
+    started = time.monotonic()
+    study = search_with_a_long_supernet(path, digits)
     study.storage.close()
     assert_stopped_and_recorded(path, time.monotonic() - started)
 
@@ -224,18 +230,11 @@ def test_on_dask_a_supernet_past_trial_seconds_is_stopped_and_recorded(tmp_path,
     path = tmp_path / "study.db"
     began: list[float] = []
     started = time.monotonic()
-    study = automl.search(
-        SMALL,
+    study = search_with_a_long_supernet(
+        path,
         digits,
-        strategy="darts-pt",
-        strategy_options={"supernet_epochs": 50, "finetune_epochs": 0},
-        trials=1,
-        epochs=1,
-        trial_seconds=TRIAL_SECONDS,
-        device="cpu",
         workers=1,
         trial_memory="2GiB",  # a LocalCluster of one worker: the job runs in a child process of it
-        study=path,
         on_start=lambda study, finished: began.append(time.monotonic()),
     )
     study.storage.close()
