@@ -116,7 +116,9 @@ def test_same_seed_same_candidate_and_magnitude_strategy(digits) -> None:
 def test_seconds_budget_stops_training(xor_data) -> None:
     settings = SupernetSettings(epochs=10_000, batch_size=32, seconds=0.5, finetune_epochs=0)
     _, trainer = train_supernet(signal_edge, xor_data, settings, seed=0)
-    assert 0.5 <= trainer.training_seconds < 3.0 and trainer.steps > 0
+    # stopped by the budget, not by running out of epochs (a loaded machine may overshoot by a step or so)
+    assert trainer.out_of_time() and trainer.steps > 0
+    assert 0.45 <= trainer.training_seconds < 30.0
     assert trainer.train(5) == 0  # the budget covers fine-tuning too
 
 
