@@ -28,7 +28,7 @@ from typing import Any
 from automl.space import Candidate
 from automl.strategies.base import Proposal, TrialStatus
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS trials (
     started REAL NOT NULL,
     finished REAL,
     budget REAL,
-    proposal TEXT NOT NULL DEFAULT '{}'
+    proposal TEXT NOT NULL DEFAULT '{}',
+    continues INTEGER
 );
 CREATE TABLE IF NOT EXISTS events (
     sequence INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,11 +91,17 @@ class Trial:
     finished: float | None = None
     budget: float | None = None
     proposal_data: dict[str, Any] = field(default_factory=dict)
+    continues: int | None = None  # the trial whose checkpoint this one trained on from
 
     @property
     def proposal(self) -> Proposal:
         """The proposal as the strategy made it (numbered), to hand back in ``tell``."""
-        return Proposal(self.candidate, self.budget, self.proposal_data, self.number)
+        return Proposal(self.candidate, self.budget, self.proposal_data, self.number, self.continues)
+
+    @property
+    def curve(self) -> list[dict[str, float]]:
+        """This trial's own learning curve: one entry per epoch it trained (epochs counted from the start)."""
+        return list(self.metrics.get("curve") or [])
 
     @property
     def finished_ok(self) -> bool:
@@ -120,6 +127,7 @@ def _trial(row: sqlite3.Row) -> Trial:
         finished=row["finished"],
         budget=row["budget"] if "budget" in columns else None,
         proposal_data=json.loads(row["proposal"]) if "proposal" in columns else {},
+        continues=row["continues"] if "continues" in columns else None,
     )
 
 
@@ -257,8 +265,15 @@ class StudyStorage:
         return self.meta().get("schema_version")
 
     def check_writable(self) -> None:
-        """Refuse to write into a study of another schema (readers still open it)."""
+        """Refuse to write into a study of another schema (readers still open it); upgrade schema 2 in place."""
         version = self.schema_version()
+        if version == 2:
+            with self.transaction() as connection:  # schema 3 adds the trial a trial continues
+                connection.execute("ALTER TABLE trials ADD COLUMN continues INTEGER")
+                connection.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (json.dumps(3),)
+                )
+            version = 3
         if version != SCHEMA_VERSION:
             raise StudyError(
                 f"study {self.path} was written by another version of automl (schema {version}, this one writes "
@@ -274,8 +289,8 @@ class StudyStorage:
         """Store a numbered proposal as a running trial; returns the event's sequence number."""
         with self.transaction() as connection:
             connection.execute(
-                "INSERT INTO trials (number, candidate, status, seed, started, budget, proposal) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO trials (number, candidate, status, seed, started, budget, proposal, continues) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     proposal.number,
                     proposal.candidate.to_json(),
@@ -284,6 +299,7 @@ class StudyStorage:
                     time.time(),
                     proposal.budget,
                     json.dumps(dict(proposal.data)),
+                    proposal.continues,
                 ),
             )
             sequence = self._event(connection, "ask", proposal.number)

@@ -32,9 +32,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from automl.space import Candidate, SearchSpace
+from automl.strategies.fidelity import Fidelity
 from automl.strategies.options import NoOptions, StrategyOptionError, parse_options
 
 __all__ = [
+    "Fidelity",
     "JobFailed",
     "Proposal",
     "Strategy",
@@ -93,15 +95,19 @@ class Proposal:
     full budget (multi-fidelity schedulers fill it). ``data`` is the strategy's
     own JSON-able note about this proposal (e.g. the tree path MCTS walked); it
     is stored with the trial and comes back unchanged, also after a resume.
+    ``continues`` is the number of an earlier trial of the same candidate at a
+    lower budget: with the epochs fidelity, training resumes from that trial's
+    checkpoint (weights, optimiser, random state, epoch) instead of starting over.
     """
 
     candidate: Candidate
     budget: float | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     number: int | None = None
+    continues: int | None = None
 
     def numbered(self, number: int) -> Proposal:
-        return Proposal(self.candidate, self.budget, self.data, number)
+        return Proposal(self.candidate, self.budget, self.data, number, self.continues)
 
 
 class JobFailed(RuntimeError):
@@ -128,6 +134,7 @@ class StrategyContext:
     op_registry: Any = None
     report: Callable[[str, Any], None] | None = None  # store extra results (alphas, scores) with the study
     run_job: Callable[..., Any] | None = None
+    fidelity: Fidelity | None = None  # set when the search trains candidates at budgets below the full one
 
     def rng(self, salt: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, salt])
@@ -150,6 +157,16 @@ class Strategy:
         """Validate user-given options into ``cls.Options``; raises :class:`StrategyOptionError`."""
         return parse_options(cls.name or cls.__name__, cls.Options, raw)
 
+    @classmethod
+    def handles_schedule(cls, schedule: str) -> bool:
+        """Whether this strategy schedules budgets itself for ``schedule`` (``Fidelity.schedule``).
+
+        When it does not, the engine wraps it in the scheduler of that name
+        (``automl.schedulers``): the strategy proposes candidates, the scheduler
+        decides their budgets and promotions. ``smbo`` handles SMAC's own.
+        """
+        return False
+
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         self.space = space
         self.context = context
@@ -161,6 +178,14 @@ class Strategy:
 
     def tell(self, proposal: Proposal, result: TrialResult) -> None:
         """Learn from a finished (failed, pruned, infeasible) trial of a proposal this strategy made."""
+
+    def released(self) -> list[int]:
+        """Trials this strategy will never continue (see ``Proposal.continues``), each reported once.
+
+        Called after every tell; the engine deletes their checkpoints. Trials at the
+        full budget, and failed or pruned ones, are released by the engine itself.
+        """
+        return []
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state to resume from (``resume = "state"``)."""

@@ -113,7 +113,7 @@ def test_a_study_of_the_previous_schema_is_refused_in_one_line_and_still_readabl
     with sqlite3.connect(path) as connection:  # what automl 0.1 wrote: schema 1
         connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.close()
-    with pytest.raises(StudyError, match=r"schema 1, this one writes schema 2\) and cannot be resumed"):
+    with pytest.raises(StudyError, match=r"schema 1, this one writes schema 3\) and cannot be resumed"):
         automl.search(tiny, objective=score, trials=4, study=path, resume=True)
     study = Study.open(path)
     assert len(study.completed()) == 2
