@@ -16,14 +16,16 @@ from typing import Any
 from automl.data import DataSplits
 from automl.engine.assembly import build_evaluator, load_splits, resolve_space
 from automl.engine.config import SearchConfig, SearchSetupError
-from automl.engine.evaluation import Evaluator, Objective
+from automl.engine.evaluation import Evaluator, Objective, takes_budget
 from automl.engine.feature_selection import rank_training_features
 from automl.engine.lock import StudyLock
+from automl.engine.pruning import PercentileStopping
 from automl.engine.search import Budget, SearchDriver, final_test, start_context
 from automl.engine.storage import StudyError, StudyStorage, Trial
 from automl.engine.study import Study
 from automl.nn import CompileError
 from automl.plugins import Plugins, load_plugins
+from automl.schedulers import scheduled
 from automl.space import Candidate, SearchSpace, SpaceError
 from automl.training import TrainingSettingsError, resolve_device
 
@@ -185,6 +187,7 @@ def search(
     space, space_reference, space_hash = resolve_space(space)
     strategy_class = plugins.strategy(config.strategy)
     strategy_options = strategy_class.parse_options(config.strategy_options)
+    _check_fidelity(config, strategy_class, objective)
     splits, data_reference, data_hash, data_description = load_splits(
         data, config, plugins.datasets() if data is not None else {}
     )
@@ -271,11 +274,11 @@ def search(
         from automl.engine.runners import InProcessRunner
 
         runner = runner or InProcessRunner(evaluator)
-        strategy_instance = strategy_class()
-        strategy_instance.setup(
-            space,
-            start_context(config.seed, config.trials, strategy_options, evaluator, report, runner.run_job),
-        )
+        fidelity = config.fidelity_settings()
+        strategy_instance = scheduled(strategy_class(), fidelity)
+        context = start_context(config.seed, config.trials, strategy_options, evaluator, report, runner.run_job)
+        context.fidelity = fidelity
+        strategy_instance.setup(space, context)
         driver = SearchDriver(
             storage=storage,
             strategy=strategy_instance,
@@ -287,6 +290,7 @@ def search(
             runner=runner,
             strategy_label=_strategy_label(plugins, config.strategy),
             previous_runner=previous_runner,
+            pruner=_pruner(config),
         )
         if on_start is not None:
             on_start(driver_study, storage.finished_count())
@@ -301,6 +305,35 @@ def search(
         raise
     finally:
         lock.release()
+
+
+def _check_fidelity(config: SearchConfig, strategy_class: type, objective: Objective | None) -> None:
+    """Fidelity settings the strategy or the objective cannot honour are refused before anything is stored."""
+    if config.fidelity is None and config.prune is None:
+        return
+    what = "--prune" if config.fidelity is None else f"--fidelity {config.fidelity}"
+    if not getattr(strategy_class, "accepts_fidelity", True):
+        raise SearchSetupError(
+            f"strategy {config.strategy!r} selects architectures with a supernet; it takes no {what} "
+            "(drop it, or pick a strategy that trains candidates: random, mcts, smbo, evolution)"
+        )
+    if objective is not None and config.prune is not None:
+        raise SearchSetupError(
+            "--prune stops trials between epochs of the built-in training; an objective reports no epochs "
+            "(use --multi-fidelity with an objective(candidate, budget) instead)"
+        )
+    if objective is not None and config.fidelity is not None and not takes_budget(objective):
+        name = getattr(objective, "__qualname__", repr(objective))
+        raise SearchSetupError(
+            f"with --fidelity {config.fidelity} the objective is called as objective(candidate, budget), "
+            f"but {name} takes only a candidate; add a budget parameter"
+        )
+
+
+def _pruner(config: SearchConfig) -> PercentileStopping | None:
+    if config.prune is None:
+        return None
+    return PercentileStopping(config.prune_percentile, config.prune_warmup, config.prune_min_trials)
 
 
 def _warn(message: str) -> None:

@@ -149,6 +149,33 @@ def cli() -> None:
     show_default=True,
     help="Torch threads of each trial on Dask workers.",
 )
+@click.option(
+    "--multi-fidelity",
+    type=click.Choice(["successive-halving", "hyperband", "asha"]),
+    help="Train candidates at growing budgets and promote the best (wraps --strategy; smbo uses SMAC's own).",
+)
+@click.option(
+    "--fidelity",
+    type=click.Choice(["epochs", "rows"]),
+    help="What a budget measures [epochs]; rows: a share of the training rows.",
+)
+@click.option("--min-budget", type=float, help="Lowest budget [1 epoch; 1/eta^2 of the rows].")
+@click.option("--max-budget", type=float, help="The full budget [--epochs; all rows]; with epochs it sets --epochs.")
+@click.option("--eta", type=int, default=3, show_default=True, help="Factor between rungs; the top 1/eta go on.")
+@click.option(
+    "--prune",
+    type=click.Choice(["median", "percentile"]),
+    help="Stop a trial whose curve falls below the median (or --prune-percentile) of earlier trials at that epoch.",
+)
+@click.option("--prune-percentile", type=float, default=50.0, show_default=True)
+@click.option("--prune-warmup", type=int, default=1, show_default=True, help="No trial is pruned before this epoch.")
+@click.option(
+    "--prune-min-trials",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Nor before this many completed trials reached that epoch.",
+)
 @click.option("--strategy-option", "strategy_option", multiple=True, help="KEY=VALUE passed to the strategy.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML file with any of these options.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

@@ -108,7 +108,7 @@ def print_summary(console: Console, study: Study) -> None:
 
 
 def trial_counts(trials: list[Trial]) -> str:
-    """"38 complete, 2 failed, 1 running": each trial counted once, by its status."""
+    """ "38 complete, 2 failed, 1 running": each trial counted once, by its status."""
     counts = {status: 0 for status in TrialStatus}
     for trial in trials:
         counts[trial.status] += 1

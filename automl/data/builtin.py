@@ -22,6 +22,7 @@ def _sklearn_datasets() -> Any:
 
     return datasets
 
+
 @dataclass(frozen=True)
 class BuiltinDataset:
     """A named data set and how to load it; load(seed) only matters for generated data sets."""

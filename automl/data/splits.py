@@ -121,6 +121,7 @@ def _split_off(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(kept, taken) where taken holds about fraction of indices; plain shuffle when a class is too small."""
     from sklearn.model_selection import train_test_split
+
     if fraction <= 0.0:
         return indices, indices[:0]
     if stratified:

@@ -86,4 +86,5 @@ def build_evaluator(
         trial_seconds=config.trial_seconds,
         direction=config.direction,
         feature_order=_feature_order(ranked_features, splits),
+        fidelity=config.fidelity_settings(),
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 from automl.training import TrainingSettings, TrainingSettingsError
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
 # The flat names that go into ``training`` (the CLI's --epochs, --batch-size, --learning-rate ...).
 TRAINING_FIELDS = tuple(item.name for item in dataclasses.fields(TrainingSettings))
 
@@ -63,6 +63,16 @@ class SearchConfig:
     strategy: str = _fixed("random")
     strategy_options: Mapping[str, Any] = field(default_factory=dict, metadata={"resume": "fixed"})
     seed: int = _fixed(0)
+    # multi-fidelity: what a budget measures, its range, the schedule that spends it, pruning
+    fidelity: str | None = _fixed()  # "epochs" or "rows"; set by itself when a schedule or pruning needs one
+    min_budget: float | None = _fixed()  # [1 epoch; 1/eta**2 of the rows]
+    max_budget: float | None = _fixed()  # the full budget [the training epochs; all rows (1.0)]
+    eta: int = _fixed(3)
+    multi_fidelity: str | None = _fixed()  # "successive-halving", "hyperband" or "asha"
+    prune: str | None = _fixed()  # "median" or "percentile"
+    prune_percentile: float = _fixed(50.0)
+    prune_warmup: int = _fixed(1)  # no trial is pruned before this epoch
+    prune_min_trials: int = _fixed(5)  # nor before this many completed trials reached that epoch
     # --- how the search runs (may change on resume)
     trials: int = _free(20)
     time_budget: float | None = _free()
@@ -103,8 +113,59 @@ class SearchConfig:
             problems.append("give workers or a scheduler address, not both: a cluster brings its own workers")
         if self.scheduler is not None and "://" not in self.scheduler:
             problems.append(f"scheduler address {self.scheduler!r} needs a protocol, e.g. tcp://127.0.0.1:8786")
+        problems.extend(self._fidelity_problems())
         if problems:
             raise SearchSetupError(problems[0])
+
+    def _fidelity_problems(self) -> list[str]:
+        """Check the multi-fidelity fields, and fill in their defaults (a frozen dataclass: via __setattr__)."""
+        from automl.strategies.fidelity import FIDELITIES, fidelity_problems
+
+        if self.prune is not None and self.prune not in ("median", "percentile"):
+            return [f"prune {self.prune!r} is not one of median, percentile"]
+        if self.prune == "median":
+            object.__setattr__(self, "prune_percentile", 50.0)
+        if not 0.0 < float(self.prune_percentile) < 100.0:
+            return [f"prune percentile must be between 0 and 100, got {self.prune_percentile:g}"]
+        if self.prune_warmup < 1 or self.prune_min_trials < 1:
+            return ["prune warmup and prune min trials must be at least 1"]
+        given = self.min_budget is not None or self.max_budget is not None
+        if self.fidelity is None and (self.multi_fidelity is not None or given):
+            object.__setattr__(self, "fidelity", "epochs")
+        if self.fidelity is None:
+            return []
+        if self.fidelity not in FIDELITIES:
+            return [f"fidelity {self.fidelity!r} is not one of {', '.join(FIDELITIES)}"]
+        if self.prune is not None and self.fidelity == "rows":
+            return ["pruning stops trials between epochs; it needs the epochs fidelity, not rows"]
+        eta = self.eta
+        if self.fidelity == "epochs":
+            maximum = float(self.max_budget if self.max_budget is not None else self.training.epochs)
+            minimum = float(self.min_budget if self.min_budget is not None else 1.0)
+            if not float(maximum).is_integer() or not float(minimum).is_integer():
+                return [f"with the epochs fidelity, budgets are whole epochs, got {minimum:g} to {maximum:g}"]
+        else:
+            maximum = float(self.max_budget if self.max_budget is not None else 1.0)
+            minimum = float(self.min_budget if self.min_budget is not None else maximum / max(2, eta) ** 2)
+            if maximum > 1.0:
+                return [f"with the rows fidelity, the max budget is a share of the rows (at most 1), got {maximum:g}"]
+        problems = fidelity_problems(self.fidelity, minimum, maximum, eta, self.multi_fidelity)
+        if problems:
+            return problems
+        object.__setattr__(self, "min_budget", minimum)
+        object.__setattr__(self, "max_budget", maximum)
+        object.__setattr__(self, "eta", int(eta))
+        if self.fidelity == "epochs" and self.training.epochs != int(maximum):
+            object.__setattr__(self, "training", self.training.updated({"epochs": int(maximum)}))
+        return []
+
+    def fidelity_settings(self) -> Any:
+        """The :class:`~automl.strategies.fidelity.Fidelity` of this search, or None (every trial at full budget)."""
+        if self.fidelity is None:
+            return None
+        from automl.strategies.fidelity import Fidelity
+
+        return Fidelity(self.fidelity, self.min_budget, self.max_budget, self.eta, self.multi_fidelity)  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -154,6 +215,8 @@ class SearchConfig:
     def from_dict(cls, stored: Mapping[str, Any]) -> SearchConfig:
         values = dict(stored)
         version = values.pop("version", None)
+        if version == 1:  # version 2 added the multi-fidelity fields; their defaults mean what version 1 did
+            version = CONFIG_VERSION
         if version != CONFIG_VERSION:
             raise SearchSetupError(f"search configuration version {version!r} is not {CONFIG_VERSION}")
         values["training"] = TrainingSettings(**values["training"])

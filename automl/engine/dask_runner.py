@@ -50,7 +50,7 @@ from automl.engine.runners import Finished
 from automl.strategies.base import JobFailed, Proposal
 
 if TYPE_CHECKING:
-    from automl.engine.evaluation import Evaluator
+    from automl.engine.evaluation import Evaluator, TrialPlan
 
 CONNECT_SECONDS = 30
 # How often a thread waiting for a job checks whether the runner was closed meanwhile.
@@ -166,11 +166,11 @@ class DaskRunner:
         return self._client.scatter(self._evaluator_bytes, broadcast=True, hash=False)
 
     # ------------------------------------------------------------- protocol
-    def submit(self, proposal: Proposal, seed: int) -> None:
+    def submit(self, proposal: Proposal, seed: int, plan: TrialPlan | None = None) -> None:
         assert proposal.number is not None
-        self._submit(proposal.number, proposal, seed, attempt=1)
+        self._submit(proposal.number, proposal, seed, plan, attempt=1)
 
-    def _submit(self, number: int, proposal: Proposal, seed: int, attempt: int) -> None:
+    def _submit(self, number: int, proposal: Proposal, seed: int, plan: TrialPlan | None, attempt: int) -> None:
         if self._evaluator_future.status != "finished":  # every worker holding it was lost
             self._evaluator_future = self._scatter()
         future = self._client.submit(
@@ -179,11 +179,11 @@ class DaskRunner:
             proposal.candidate,
             seed,
             self.limits,
-            proposal.budget,
+            plan,
             key=f"automl-trial-{number}-{attempt}-{uuid.uuid4().hex[:8]}",
             pure=False,
         )
-        self._in_flight[future] = (number, proposal, seed, attempt)
+        self._in_flight[future] = (number, proposal, seed, plan, attempt)
 
     def wait(self) -> list[Finished]:
         """Block until at least one trial has an outcome; trials whose worker died may be run again first."""
@@ -192,13 +192,13 @@ class DaskRunner:
                 done, _ = distributed.wait(list(self._in_flight), return_when="FIRST_COMPLETED")
             finished: list[Finished] = []
             for future in done:
-                number, proposal, seed, attempt = self._in_flight.pop(future)
+                number, proposal, seed, plan, attempt = self._in_flight.pop(future)
                 outcome = self._outcome(future, "trial")
                 future.release()  # the scheduler forgets the task: nothing accumulates per trial
                 if outcome.retryable and attempt <= self.retries:
                     if self.on_retry is not None:
                         self.on_retry(number, outcome.failure or "worker died")
-                    self._submit(number, proposal, seed, attempt + 1)
+                    self._submit(number, proposal, seed, plan, attempt + 1)
                     continue
                 if outcome.retryable and attempt > 1:
                     outcome = IsolatedOutcome(failure=f"{outcome.failure}; it was run {attempt} times")

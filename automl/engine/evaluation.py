@@ -6,13 +6,17 @@ a crashing, NaN or timed-out trial never stops the search.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from automl.engine.feature_selection import keep_top_features
@@ -20,9 +24,41 @@ from automl.engine.limits import time_limit
 from automl.nn import CompileError, compile_architecture
 from automl.space import Candidate, SearchSpace, SpaceError
 from automl.strategies.base import TrialResult, TrialStatus
+from automl.strategies.fidelity import Fidelity
 from automl.training import TrainingSettings, TrialFailure, resolve_device, train_model
 
-Objective = Callable[[Candidate], Any]
+Objective = Callable[..., Any]  # objective(candidate), or objective(candidate, budget) with a fidelity
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """What the engine asks of one trial besides its candidate and seed; picklable for Dask workers.
+
+    ``checkpoint``: where the trial keeps its checkpoint, written every epoch
+    (multi-fidelity with epochs), so a promotion or a rerun after a crash goes
+    on from it. ``continue_from``: the checkpoint of the trial this one
+    continues. ``prune_below[e - 1]``: the score a trial must have reached by
+    epoch ``e`` to go on (None: no rule at that epoch yet).
+    """
+
+    budget: float | None = None
+    checkpoint: str | None = None
+    continue_from: str | None = None
+    prune_below: tuple[float | None, ...] | None = None
+    prune_rule: str = ""  # how the thresholds were made, for the pruned trial's reason
+
+
+def takes_budget(objective: Callable[..., Any]) -> bool:
+    """Whether ``objective`` can be called as ``objective(candidate, budget)``."""
+    try:
+        signature = inspect.signature(objective)
+    except (TypeError, ValueError):
+        return True  # a builtin or C callable: let the call tell
+    try:
+        signature.bind(object(), 1.0)
+    except TypeError:
+        return False
+    return True
 
 
 @dataclass
@@ -49,6 +85,7 @@ class Evaluator:
     trial_seconds: float | None = None
     direction: str = "maximize"
     feature_order: list[int] | None = None  # column indices, best first, when features were ranked
+    fidelity: Fidelity | None = None  # what a proposal's budget means; None: budgets are epochs
 
     def data_for(self, settings: TrainingSettings) -> Any:
         """The splits a candidate trains on: all features, or its top ``keep_features``."""
@@ -59,32 +96,37 @@ class Evaluator:
         return keep_top_features(self.splits, self.feature_order, int(settings.keep_features))
 
     def build(self, candidate: Candidate, budget: float | None = None) -> BuiltCandidate:
-        """Replay, apply the space's training values (and a budget in epochs), pick the data, compile.
+        """Replay, apply the space's training values and the budget, pick the data, compile.
 
         The one way a candidate becomes a model, for a trial, the final test and export alike.
+        A budget is epochs, or with the rows fidelity the share ``budget / max_budget`` of the training rows.
         """
         if self.splits is None or self.settings is None:
             raise TrialFailure("no data to train on: give data, or an objective")
         architecture = self.space.replay(candidate)
         settings = self.settings.updated(architecture.training_values())
-        if budget is not None:
+        rows = self.fidelity is not None and self.fidelity.kind == "rows"
+        if budget is not None and not rows:
             settings = settings.updated({"epochs": max(1, round(budget))})
         splits = self.data_for(settings)
+        if budget is not None and rows:
+            splits = training_rows(splits, budget / self.fidelity.max_budget)
         compiled = compile_architecture(
             architecture, splits.input_shape, num_outputs=splits.num_outputs, registry=self.op_registry
         )
         return BuiltCandidate(architecture, settings, splits, compiled)
 
     def __call__(
-        self, candidate: Candidate, seed: int, budget: float | None = None
+        self, candidate: Candidate, seed: int, plan: TrialPlan | None = None
     ) -> tuple[TrialResult, dict[str, Any] | None]:
         """The result, and the trained weights (None for user objectives and failures)."""
+        plan = plan or TrialPlan()
         started = time.monotonic()
         try:
             with time_limit(self.trial_seconds):
                 if self.objective is not None:
-                    return self._run_objective(candidate), None
-                return self._train(candidate, seed, started, budget)
+                    return self._run_objective(candidate, plan.budget), None
+                return self._train(candidate, seed, started, plan)
         except TrialFailure as failure:
             return _failed(str(failure), started), None
         except (SpaceError, CompileError) as error:
@@ -94,9 +136,13 @@ class Evaluator:
             detail = f"{type(error).__name__}: {error} ({where.filename}:{where.lineno})"
             return _failed(f"crashed: {detail}", started), None
 
-    def _run_objective(self, candidate: Candidate) -> TrialResult:
+    def _run_objective(self, candidate: Candidate, budget: float | None) -> TrialResult:
         started = time.monotonic()
-        returned = self.objective(candidate)
+        if self.fidelity is None:
+            returned = self.objective(candidate)
+        else:
+            budget = self.fidelity.max_budget if budget is None else budget
+            returned = self.objective(candidate, budget)
         metrics: dict[str, Any] = {}
         if isinstance(returned, Mapping):
             if "score" not in returned:
@@ -110,31 +156,84 @@ class Evaluator:
         if not math.isfinite(value):
             raise TrialFailure(f"the objective returned {value}")
         metrics.update({"value": value, "seconds": time.monotonic() - started})
+        if self.fidelity is not None:
+            metrics.setdefault("cost", self.fidelity.cost(budget))  # it trained from scratch, unless it says
         score = value if self.direction == "maximize" else -value
         return TrialResult.complete(score, metrics)
 
     def _train(
-        self, candidate: Candidate, seed: int, started: float, budget: float | None
+        self, candidate: Candidate, seed: int, started: float, plan: TrialPlan
     ) -> tuple[TrialResult, dict[str, Any] | None]:
         torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
-        built = self.build(candidate, budget)
+        built = self.build(candidate, plan.budget)
         compiled, settings, splits = built.compiled, built.settings, built.splits
         if self.max_parameters is not None and compiled.parameter_count > self.max_parameters:
             reason = f"too large: {compiled.parameter_count} parameters (limit {self.max_parameters})"
             metrics = {"parameters": compiled.parameter_count, "seconds": time.monotonic() - started}
             return TrialResult(TrialStatus.INFEASIBLE, None, metrics, reason), None
         deadline = None if self.trial_seconds is None else started + self.trial_seconds
-        outcome = train_model(compiled.module, splits, settings, seed, resolve_device(self.device), deadline=deadline)
+        resume_from = None
+        if plan.checkpoint is not None and os.path.exists(plan.checkpoint):
+            resume_from = plan.checkpoint  # an earlier attempt of this trial got this far: go on from there
+        elif plan.continue_from is not None and os.path.exists(plan.continue_from):
+            resume_from = plan.continue_from
+        outcome = train_model(
+            compiled.module,
+            splits,
+            settings,
+            seed,
+            resolve_device(self.device),
+            deadline=deadline,
+            checkpoint=plan.checkpoint,
+            resume_from=resume_from,
+            prune=_pruning_rule(plan),
+        )
         metrics = {
             "validation_loss": outcome.validation_loss,
             "parameters": compiled.parameter_count,
             "epochs": outcome.epochs,
             "seconds": time.monotonic() - started,
             "metric": "accuracy" if splits.task == "classification" else "r2",
+            "curve": outcome.history,
         }
+        if self.fidelity is not None:
+            share = len(splits.train.target) / len(self.splits.train.target) if self.fidelity.kind == "rows" else 1.0
+            metrics["cost"] = share * outcome.epochs / max(1, int(self.settings.epochs))
         if settings.keep_features is not None:
             metrics["features"] = splits.input_shape[0]
+        if outcome.pruned:
+            reason = f"pruned after epoch {outcome.last_epoch}: {plan.prune_rule}".rstrip(": ")
+            return TrialResult(TrialStatus.PRUNED, outcome.score, metrics, reason), outcome.state_dict
         return TrialResult.complete(outcome.score, metrics), outcome.state_dict
+
+
+def _pruning_rule(plan: TrialPlan) -> Callable[[int, float], bool] | None:
+    """``prune(epoch, best score so far)`` from the plan's thresholds: below the threshold of its epoch stops."""
+    thresholds = plan.prune_below
+    if not thresholds:
+        return None
+
+    def prune(epoch: int, best: float) -> bool:
+        threshold = thresholds[epoch - 1] if epoch <= len(thresholds) else None
+        return threshold is not None and best < threshold
+
+    return prune
+
+
+def training_rows(splits: Any, share: float) -> Any:
+    """The splits with ``share`` of the training rows: a prefix of one fixed shuffle, so a larger
+    share holds every row of a smaller one, and every candidate sees the same rows at one budget."""
+    rows = len(splits.train.target)
+    keep = min(rows, max(1, math.ceil(share * rows)))
+    if keep == rows:
+        return splits
+    order = np.random.default_rng(0).permutation(rows)[:keep]
+    order.sort()
+    train = splits.train
+    subset = dataclasses.replace(
+        train, features=np.ascontiguousarray(train.features[order]), target=np.ascontiguousarray(train.target[order])
+    )
+    return dataclasses.replace(splits, train=subset)
 
 
 def _failed(reason: str, started: float) -> TrialResult:

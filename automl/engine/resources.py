@@ -37,12 +37,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import spawn
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from automl.space import Candidate
 from automl.strategies.base import JobFailed, TrialResult
+
+if TYPE_CHECKING:  # the evaluator module imports torch; a worker loads it only in the trial's child
+    from automl.engine.evaluation import TrialPlan
 
 # Modules the forkserver imports once, so that each forked trial starts with them loaded. "__main__"
 # (the driver's script, which spawned workers run as ``__mp_main__``) is among them because multiprocessing
@@ -226,13 +229,13 @@ def _children_allowed() -> Iterator[None]:
 
 
 def run_isolated_trial(
-    evaluator_payload: bytes, candidate: Candidate, seed: int, limits: TrialLimits, budget: float | None = None
+    evaluator_payload: bytes, candidate: Candidate, seed: int, limits: TrialLimits, plan: TrialPlan | None = None
 ) -> IsolatedOutcome:
     """The Dask task of a trial: run it in a forked child, enforce its limits, return its pickled outcome.
 
     The payload is the pickled ``(TrialResult, weights)`` (see :meth:`IsolatedOutcome.result`).
     """
-    arguments = (evaluator_payload, candidate, seed, limits, budget)
+    arguments = (evaluator_payload, candidate, seed, limits, plan)
     return _run_isolated(_trial_process_main, arguments, limits, f"automl-trial-{seed}", "trial")
 
 
@@ -409,14 +412,14 @@ def _trial_process_main(
     candidate: Candidate,
     seed: int,
     limits: TrialLimits,
-    budget: float | None = None,
+    plan: TrialPlan | None = None,
 ) -> None:
     """In the forked child: limit, evaluate, send the pickled (result, weights), exit."""
     _start_child(worker, limits)
     try:
         evaluator = pickle.loads(evaluator_payload)
         sending.send_bytes(STARTED)
-        result, weights = evaluator(candidate, seed, budget)
+        result, weights = evaluator(candidate, seed, plan)
     except MemoryError:
         result, weights = TrialResult.failed("crashed: MemoryError while loading the trial"), None
     if limits.memory is not None and not result.ok and _is_memory_error(result.error):

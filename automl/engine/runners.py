@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from automl.strategies.base import JobFailed, Proposal, TrialResult
 
 if TYPE_CHECKING:  # kept out of import time: Dask workers import this module and should not need torch
-    from automl.engine.evaluation import Evaluator
+    from automl.engine.evaluation import Evaluator, TrialPlan
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Finished:
 class Runner(Protocol):
     capacity: int
 
-    def submit(self, proposal: Proposal, seed: int) -> None: ...
+    def submit(self, proposal: Proposal, seed: int, plan: TrialPlan | None = None) -> None: ...
 
     def wait(self) -> list[Finished]: ...
 
@@ -44,18 +44,18 @@ class InProcessRunner:
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
-        self._queue: deque[tuple[Proposal, int]] = deque()
+        self._queue: deque[tuple[Proposal, int, TrialPlan | None]] = deque()
         self.before_trial: Callable[[int], None] | None = None  # the driver marks the trial about to run
 
-    def submit(self, proposal: Proposal, seed: int) -> None:
-        self._queue.append((proposal, seed))
+    def submit(self, proposal: Proposal, seed: int, plan: TrialPlan | None = None) -> None:
+        self._queue.append((proposal, seed, plan))
 
     def wait(self) -> list[Finished]:
-        proposal, seed = self._queue.popleft()
+        proposal, seed, plan = self._queue.popleft()
         assert proposal.number is not None
         if self.before_trial is not None:
             self.before_trial(proposal.number)
-        result, weights = self.evaluator(proposal.candidate, seed, proposal.budget)
+        result, weights = self.evaluator(proposal.candidate, seed, plan)
         return [Finished(proposal.number, result, weights)]
 
     def run_job(self, function: Callable[..., Any], *arguments: Any) -> Any:

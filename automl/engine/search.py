@@ -35,7 +35,8 @@ from typing import Any
 
 import torch
 
-from automl.engine.evaluation import Evaluator
+from automl.engine.evaluation import Evaluator, TrialPlan
+from automl.engine.pruning import PercentileStopping
 from automl.engine.runners import InProcessRunner, Runner
 from automl.engine.storage import StudyError, StudyStorage, Trial
 from automl.engine.study import Study
@@ -81,6 +82,7 @@ class SearchDriver:
     on_trial: Callable[[Trial, Study], None] | None = None
     strategy_label: str = ""  # "'mcts' (built-in)", "'evolution' (plugin automl-evolution 0.1.0)"
     previous_runner: str | None = None  # where the trials of the last (perhaps killed) run of this study ran
+    pruner: PercentileStopping | None = None  # stops trials whose curve falls behind (--prune)
     study: Study = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,12 +91,15 @@ class SearchDriver:
         if hasattr(self.runner, "on_retry"):
             self.runner.on_retry = self.storage.record_retry  # a worker's death goes into the attempt history
         self._in_flight: dict[int, Trial] = {}  # dispatched, not told yet; trial.proposal goes back to tell
-        self._best_score: float | None = None
+        self._best: tuple[float, float] | None = None  # (budget, score) of the incumbent
         self._finished = 0
         self._next_number = 0
         self._events = 0  # events stored so far
         self._snapshot_event = 0  # the event the last snapshot includes
         self._failure: StrategyFailure | None = None  # the strategy raised: no more asks, tells or snapshots
+        fidelity = self.evaluator.fidelity
+        # Checkpoints are kept when a trial may be continued: trained candidates under the epochs fidelity.
+        self._checkpoints = fidelity is not None and fidelity.kind == "epochs" and self.evaluator.objective is None
 
     def _call_strategy(self, method: str, *arguments: Any) -> Any:
         """``strategy.ask()``, ``tell(...)`` or ``state_dict()``; an exception of its own becomes a StrategyFailure."""
@@ -134,7 +139,11 @@ class SearchDriver:
                     self._call_strategy("tell", trial.proposal, _result_of(trial))
         self._events = self.storage.event_count()
         self._snapshot_event = snapshot_event
-        self._best_score = self.storage.best_score()
+        self._best = self.storage.best()
+        if self.pruner is not None:
+            for trial in self.storage.trials():
+                if trial.status.finished:
+                    self.pruner.add(trial.number, trial.curve, trial.continues, trial.status is TrialStatus.COMPLETE)
         return self.storage.trials(TrialStatus.RUNNING)
 
     def _state_if_due(self) -> Any:
@@ -197,11 +206,12 @@ class SearchDriver:
                         self._failure = failure  # the trials in flight still finish and are stored
                         break
                     if proposal is None:
-                        exhausted = True
+                        # nothing now; with trials in flight a scheduler may have a promotion after their tells
+                        exhausted = not self._in_flight
                         break
                     proposal = proposal.numbered(self._next_number)
                     self._next_number += 1
-                    seed = trial_seed(self.seed, proposal.number)
+                    seed = self._seed_of(proposal)
                     self._stored(self.storage.record_ask(proposal, seed, snapshot), snapshot)
                     self._dispatch(proposal, seed)
                 if not self._in_flight:
@@ -221,9 +231,67 @@ class SearchDriver:
         if self.strategy.resume == "state" and self._snapshot_event < self._events:
             self.storage.save_state(self._call_strategy("state_dict"), self._events)
             self._snapshot_event = self._events
+        self._delete_checkpoints()
         if self.events is not None:
             self.events.automl_search_finished(study=self.study)
         return self.study
+
+    # ------------------------------------------------------------ fidelity
+    def _seed_of(self, proposal: Proposal) -> int:
+        """A continued trial trains on with the seed of the training it continues (its first trial's)."""
+        if proposal.continues is not None:
+            running = self._in_flight.get(proposal.continues)
+            return running.seed if running is not None else self.storage.trial(proposal.continues).seed
+        assert proposal.number is not None
+        return trial_seed(self.seed, proposal.number)
+
+    def _checkpoint(self, number: int) -> Path:
+        return self.study.artifacts / "checkpoints" / f"trial-{number}.pt"
+
+    def _plan(self, proposal: Proposal) -> TrialPlan:
+        assert proposal.number is not None
+        checkpoint = continue_from = None
+        if self._checkpoints:
+            self._checkpoint(proposal.number).parent.mkdir(parents=True, exist_ok=True)
+            checkpoint = str(self._checkpoint(proposal.number))
+            if proposal.continues is not None:
+                continue_from = str(self._checkpoint(proposal.continues))
+        thresholds, rule = None, ""
+        if self.pruner is not None and self.evaluator.settings is not None:
+            epochs = proposal.budget if proposal.budget is not None else self.evaluator.settings.epochs
+            fidelity = self.evaluator.fidelity
+            if fidelity is not None and fidelity.kind == "rows":
+                epochs = self.evaluator.settings.epochs
+            thresholds, rule = self.pruner.thresholds(max(1, round(epochs))), self.pruner.rule
+        return TrialPlan(proposal.budget, checkpoint, continue_from, thresholds, rule)
+
+    def _release(self, running: Trial, status: TrialStatus) -> None:
+        """Delete the checkpoints no trial will continue: the one this trial continued, its own when it is at
+        the full budget or did not complete, and those the strategy released."""
+        if not self._checkpoints:
+            return
+        numbers = [] if running.continues is None else [running.continues]
+        fidelity = self.evaluator.fidelity
+        full = running.budget is None or (fidelity is not None and running.budget >= fidelity.max_budget)
+        if full or status is not TrialStatus.COMPLETE:
+            numbers.append(running.number)
+        if self._failure is None:
+            try:
+                numbers.extend(self._call_strategy("released"))
+            except StrategyFailure as failure:
+                self._failure = failure
+        for number in numbers:
+            self._checkpoint(number).unlink(missing_ok=True)
+
+    def _delete_checkpoints(self) -> None:
+        """At the end of a search no checkpoint is needed: a later --resume that promotes a trial retrains it
+        from the start with its seed, which gives the same weights."""
+        directory = self.study.artifacts / "checkpoints"
+        if self._checkpoints and directory.is_dir():
+            for path in directory.glob("trial-*.pt"):
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
     # ---------------------------------------------------------- fatal crashes
     @property
@@ -273,11 +341,12 @@ class SearchDriver:
             started=time.time(),
             budget=proposal.budget,
             proposal_data=dict(proposal.data),
+            continues=proposal.continues,
         )
         self._in_flight[proposal.number] = running
         if self.events is not None:
             self.events.automl_trial_started(study=self.study, trial=running)
-        self.runner.submit(proposal, seed)
+        self.runner.submit(proposal, seed, self._plan(proposal))
 
     def _tell(self, running: Trial, result: TrialResult, weights: dict[str, Any] | None) -> None:
         """The strategy learns the result, then it is stored (with a snapshot when one is due)."""
@@ -294,8 +363,13 @@ class SearchDriver:
         sequence = self.storage.record_tell(number, status, result.score, dict(result.metrics), result.error, snapshot)
         self._stored(sequence, snapshot)
         self._finished += 1
-        if result.ok and (self._best_score is None or result.score > self._best_score):
-            self._best_score = result.score
+        if self.pruner is not None:
+            curve = list(result.metrics.get("curve") or [])
+            self.pruner.add(number, curve, running.continues, status is TrialStatus.COMPLETE)
+        self._release(running, status)
+        level = 1e308 if running.budget is None else float(running.budget)
+        if result.ok and (self._best is None or (level, result.score) > self._best):
+            self._best = (level, float(result.score))
             if weights is not None:
                 self._save_weights(number, weights)
         trial = dataclasses.replace(

@@ -395,9 +395,19 @@ class StudyStorage:
             found.extend(_trial(row) for row in self.connection.execute(query, chunk))
         return found
 
-    def best_score(self) -> float | None:
-        row = self.connection.execute("SELECT MAX(score) FROM trials WHERE status = ?", (COMPLETE.value,)).fetchone()
-        return None if row[0] is None else float(row[0])
+    def best(self) -> tuple[float, float] | None:
+        """(budget, score) of the incumbent: the best score at the highest budget any complete trial reached.
+
+        A score at a lower budget is no estimate of the full training's: multi-fidelity searches
+        judge by the highest budget (as SMAC's ``incumbent_selection="highest_budget"``). A
+        budget of None is the full budget.
+        """
+        row = self.connection.execute(
+            "SELECT COALESCE(budget, 1e308) AS level, score FROM trials WHERE status = ? AND score IS NOT NULL "
+            "ORDER BY level DESC, score DESC LIMIT 1",
+            (COMPLETE.value,),
+        ).fetchone()
+        return None if row is None else (float(row["level"]), float(row["score"]))
 
     def save_state(self, state: Any, event: int) -> None:
         """A snapshot of the strategy's state that includes the events up to ``event``."""

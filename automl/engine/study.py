@@ -8,6 +8,12 @@ from typing import Any
 from automl.engine.storage import COMPLETE, FAILED, RUNNING, StudyError, StudyStorage, Trial
 
 
+def incumbent_order(trial: Trial) -> tuple[float, float, int]:
+    """Sort key of the incumbent: the highest budget first (None is the full budget), then score, then the earliest."""
+    budget = float("inf") if trial.budget is None else trial.budget
+    return (budget, trial.score if trial.score is not None else float("-inf"), -trial.number)
+
+
 class Study:
     """A study database opened for reading (and, by the search driver, writing)."""
 
@@ -51,10 +57,11 @@ class Study:
 
     @property
     def best_trial(self) -> Trial | None:
+        """The best complete trial at the highest budget reached (see ``StudyStorage.best``)."""
         completed = self.completed()
         if not completed:
             return None
-        return max(completed, key=lambda trial: (trial.score, -trial.number))
+        return max(completed, key=incumbent_order)
 
     def objective_value(self, trial: Trial) -> float | None:
         """The score as the user sees it (the objective's own sign)."""

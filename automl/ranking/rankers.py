@@ -151,9 +151,7 @@ class _PairTerms:
         )
         shuffled_sum = self._sum_x_log_x(shuffled_pair, shuffled_count)
         redundancy = (self._sum_x_log_x(pair, pair_count) - shuffled_sum) / self.rows
-        interaction = (
-            self.target_information(pair, pair_count) - self.relevance[candidate] - self.relevance[chosen]
-        )
+        interaction = self.target_information(pair, pair_count) - self.relevance[candidate] - self.relevance[chosen]
         return redundancy, interaction
 
 

@@ -147,6 +147,8 @@ class Strategy:
     description: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
     resume: ClassVar[Literal["state", "replay"]] = "state"
+    # False for strategies whose candidates are not trained by budget (one-shot: a supernet chooses)
+    accepts_fidelity: ClassVar[bool] = True
 
     space: SearchSpace
     context: StrategyContext

@@ -474,6 +474,7 @@ class DartsStrategy(Strategy):
     description = "one-shot DARTS: bilevel supernet training, then argmax-alpha selection (Liu et al. 2019)"
     method = "magnitude"
     Options = OneShotOptions
+    accepts_fidelity = False  # the supernet phase picks the architecture; nothing is trained by rung
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         super().setup(space, context)

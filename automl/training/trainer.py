@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,12 +30,14 @@ class TrialFailure(Exception):
 
 @dataclass
 class TrainingOutcome:
-    score: float
+    score: float  # the best epoch's validation score, over all epochs including those continued from
     validation_loss: float
-    epochs: int
+    epochs: int  # epochs run by this call (not those of the checkpoint it continued from)
     seconds: float
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)  # this call's own epochs
     state_dict: dict[str, Any] | None = None
+    pruned: bool = False  # stopped by ``prune`` before its budget
+    last_epoch: int = 0  # epochs trained in all, counted from the start (the continued ones too)
 
 
 def target_scaling(splits: Any) -> tuple[float, float]:
@@ -107,11 +111,20 @@ def train_model(
     device: torch.device,
     deadline: float | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    checkpoint: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    prune: Callable[[int, float], bool] | None = None,
 ) -> TrainingOutcome:
-    """Train with early stopping on validation loss; the best epoch's weights are kept.
+    """Train up to ``settings.epochs`` epochs with early stopping on validation loss; the best epoch's weights are kept.
 
     ``deadline`` (a ``time.monotonic()`` value) is checked after every batch; a
     trial past it fails rather than returning a half-trained score.
+    ``checkpoint``: after every epoch, everything training needs to go on
+    (weights, optimiser, random states, epoch, best epoch so far) is written
+    there atomically. ``resume_from``: a checkpoint to go on from instead of
+    starting over; the weights at the end equal those of one uninterrupted
+    training with the same seed. ``prune(epoch, best score so far)``: asked
+    after every epoch; True stops training there (the outcome is ``pruned``).
     """
     started = time.monotonic()
     torch.manual_seed(seed)
@@ -125,13 +138,18 @@ def train_model(
     loss_function = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
     rows = len(train_features)
     batch_size = min(int(settings.batch_size), rows)
-    best_loss, best_score, best_state, best_epoch = math.inf, -math.inf, None, 0
+    progress = _Progress()
+    if resume_from is not None:
+        progress = _load_checkpoint(resume_from, module, optimizer, generator, device)
     history: list[dict[str, float]] = []
     epochs_run = 0
-    for epoch in range(1, int(settings.epochs) + 1):
+    pruned = False
+    for epoch in range(progress.epoch + 1, int(settings.epochs) + 1):
+        if progress.stopped:
+            break
         module.train()
         order = torch.randperm(rows, generator=generator).to(device)
-        total = 0.0
+        total, batches = 0.0, 0
         for start in range(0, rows - batch_size + 1 if rows > batch_size else 1, batch_size):
             index = order[start : start + batch_size]
             optimizer.zero_grad(set_to_none=True)
@@ -139,29 +157,103 @@ def train_model(
             loss.backward()
             optimizer.step()
             total += loss.item()
+            batches += 1
             if not math.isfinite(total):
                 raise TrialFailure(f"training loss became {total} in epoch {epoch}")
             if deadline is not None and time.monotonic() > deadline:
                 raise TrialFailure(f"timed out: passed the per-trial limit of {settings.seconds:g} s in epoch {epoch}")
-        epochs_run = epoch
+        epochs_run += 1
+        progress.epoch = epoch
         score, validation_loss = evaluate(module, validation_features, validation_target, task)
         if not math.isfinite(validation_loss):
             raise TrialFailure(f"validation loss became {validation_loss} in epoch {epoch}")
-        history.append({"epoch": epoch, "train_loss": total, "validation_loss": validation_loss, "score": score})
+        history.append(
+            {
+                "epoch": epoch,
+                "score": score,
+                "validation_loss": validation_loss,
+                "train_loss": total / max(1, batches),
+                "seconds": time.monotonic() - started,
+                "time": time.time(),
+            }
+        )
         if on_epoch is not None:
             on_epoch(epoch, score, validation_loss)
-        if validation_loss < best_loss:
-            best_loss, best_score, best_epoch = validation_loss, score, epoch
-            best_state = copy.deepcopy(module.state_dict())
-        elif settings.patience is not None and epoch - best_epoch >= settings.patience:
+        if validation_loss < progress.best_loss:
+            progress.best_loss, progress.best_score, progress.best_epoch = validation_loss, score, epoch
+            progress.best_state = copy.deepcopy(module.state_dict())
+        elif settings.patience is not None and epoch - progress.best_epoch >= settings.patience:
+            progress.stopped = True
+        if prune is not None and epoch < int(settings.epochs) and prune(epoch, progress.best_score):
+            pruned = True
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, progress, module, optimizer, generator)
+        if pruned or progress.stopped:
             break
-    if best_state is not None:
-        module.load_state_dict(best_state)
+    if progress.best_state is not None:
+        module.load_state_dict(progress.best_state)
     return TrainingOutcome(
-        score=best_score,
-        validation_loss=best_loss,
+        score=progress.best_score,
+        validation_loss=progress.best_loss,
         epochs=epochs_run,
         seconds=time.monotonic() - started,
         history=history,
-        state_dict=best_state,
+        state_dict=progress.best_state,
+        pruned=pruned,
+        last_epoch=progress.epoch,
+    )
+
+
+@dataclass
+class _Progress:
+    """Where training stands between epochs: what a checkpoint holds besides weights and optimiser."""
+
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    best_state: dict[str, Any] | None = None
+    stopped: bool = False  # early stopping (patience) ended it: going on trains nothing more
+
+
+def _save_checkpoint(
+    path: str | Path, progress: _Progress, module: nn.Module, optimizer: torch.optim.Optimizer, generator: Any
+) -> None:
+    """Write the checkpoint under a temporary name, then rename it: a kill never leaves half a file."""
+    state = {
+        "epoch": progress.epoch,
+        "best_loss": progress.best_loss,
+        "best_score": progress.best_score,
+        "best_epoch": progress.best_epoch,
+        "best_state": progress.best_state,
+        "stopped": progress.stopped,
+        "module": module.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def _load_checkpoint(
+    path: str | Path, module: nn.Module, optimizer: torch.optim.Optimizer, generator: Any, device: torch.device
+) -> _Progress:
+    state = torch.load(path, map_location=device, weights_only=False)
+    module.load_state_dict(state["module"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return _Progress(
+        epoch=int(state["epoch"]),
+        best_loss=float(state["best_loss"]),
+        best_score=float(state["best_score"]),
+        best_epoch=int(state["best_epoch"]),
+        best_state=state["best_state"],
+        stopped=bool(state["stopped"]),
     )
