@@ -196,9 +196,9 @@ class Evaluator:
             "metric": "accuracy" if splits.task == "classification" else "r2",
             "curve": outcome.history,
         }
-        if self.fidelity is not None:
-            share = len(splits.train.target) / len(self.splits.train.target) if self.fidelity.kind == "rows" else 1.0
-            metrics["cost"] = share * outcome.epochs / max(1, int(self.settings.epochs))
+        rows = self.fidelity is not None and self.fidelity.kind == "rows"
+        share = len(splits.train.target) / len(self.splits.train.target) if rows else 1.0
+        metrics["cost"] = share * outcome.epochs / max(1, int(self.settings.epochs))  # in full trainings
         if settings.keep_features is not None:
             metrics["features"] = splits.input_shape[0]
         if outcome.pruned:

@@ -1,0 +1,54 @@
+"""ASHA on two Dask workers: no worker waits while a promotion or a new candidate is possible."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import cloudpickle
+import pytest
+
+import automl
+from automl import space as s
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers receive the objective by value
+
+
+@s.search_space
+def knobs(x):
+    x = s.op.linear(x, units=s.Int(1, 10_000))
+    return s.op.linear(x, units=s.OUTPUTS)
+
+
+def slow_objective(candidate, budget):
+    time.sleep(0.05 * budget)  # budgets 1, 3, 9: a promotion costs more than a new candidate
+    return candidate["linear.units"] / 10_000 + budget
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", ["asha", "hyperband"])
+def test_two_workers_stay_busy_under_a_schedule(tmp_path, schedule):
+    study = automl.search(
+        knobs,
+        objective=slow_objective,
+        study=tmp_path / "study.db",
+        trials=30,
+        workers=2,
+        multi_fidelity=schedule,
+        max_budget=9,
+        seed=2,
+    )
+    trials = sorted(study.trials, key=lambda trial: trial.started)
+    assert len(trials) == 30 and all(trial.status == "complete" for trial in trials)
+    assert any(trial.continues is not None for trial in trials)
+    last_start = trials[-1].started
+    for trial in trials:
+        if trial.finished >= last_start:
+            continue
+        # the driver asked for the next trial at once: a trial started within a moment of this one finishing
+        gap = min(other.started - trial.finished for other in trials if other.started >= trial.finished)
+        assert gap < 0.5, (trial.number, gap)
+    for trial in trials[2:]:
+        # when a trial started, the other worker was running one: two in flight at every start
+        others = [other for other in trials if other is not trial and other.started <= trial.started < other.finished]
+        assert len(others) == 1, (trial.number, [other.number for other in others])
