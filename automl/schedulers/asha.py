@@ -51,12 +51,10 @@ class ASHA(Scheduler):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "inner": self._inner_state(),
-            "inner_exhausted": self.inner_exhausted,
+            **self._common_state(),
             "rungs": [rung.to_dict() for rung in self.rungs],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._load_inner_state(state["inner"])
-        self.inner_exhausted = bool(state["inner_exhausted"])
+        self._load_common_state(state)
         self.rungs = [Rung.from_dict(rung) for rung in state["rungs"]]

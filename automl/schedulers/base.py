@@ -3,7 +3,10 @@
 The wrapped strategy (random, mcts, evolution, smbo, a plugin) proposes
 candidates and is told, once per candidate, the result of the candidate's first
 evaluation (at its bracket's lowest budget), so it learns as soon as possible
-and keeps the one-tell-per-ask contract. The scheduler decides the budget of
+and keeps the one-tell-per-ask contract. A candidate the wrapped strategy
+proposes again (random sampling does, on a small space) is not trained again
+from scratch: the strategy is told the result of its first evaluation and asked
+for another, ``DUPLICATE_ASKS`` times at most. The scheduler decides the budget of
 each trial and which candidates are promoted to the next rung; a promotion is a
 new trial of the same candidate at a higher budget that, with the epochs
 fidelity, continues from the promoted trial's checkpoint (``Proposal.continues``).
@@ -17,12 +20,15 @@ them) works as for any strategy; it resumes like the strategy it wraps
 from __future__ import annotations
 
 import bisect
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from automl.space import Candidate, SearchSpace
-from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
+from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult, TrialStatus
 from automl.strategies.fidelity import Fidelity
+
+DUPLICATE_ASKS = 64
 
 
 @dataclass
@@ -93,6 +99,10 @@ class Scheduler(Strategy):
         self.resume = inner.resume  # type: ignore[misc]
         self.inner_exhausted = False
         self._released: list[int] = []
+        # digest of a candidate's key -> its first evaluation's outcome (None while in flight), and the
+        # wrapped strategy's asks of it meanwhile, told with that outcome when it comes
+        self.first_results: dict[str, dict[str, Any] | None] = {}
+        self.shadows: dict[str, list[dict[str, Any]]] = {}
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         self.space = space
@@ -102,18 +112,30 @@ class Scheduler(Strategy):
 
     # ------------------------------------------------------------ proposals
     def _new_candidate(self, bracket: int, level: int) -> Proposal | None:
-        """A fresh candidate of the wrapped strategy at ladder ``level``; None once it has no more."""
-        if self.inner_exhausted:
-            return None
-        proposal = self.inner.ask()
-        if proposal is None:
-            self.inner_exhausted = True
-            return None
-        data = {
-            "schedule": {"name": self.schedule, "bracket": bracket, "rung": level},
-            "inner": {"data": dict(proposal.data), "budget": proposal.budget},
-        }
-        return Proposal(proposal.candidate, self.fidelity.rung_budget(level), data)
+        """A candidate of the wrapped strategy not scheduled before, at ladder ``level``; None once it has no more.
+
+        After ``DUPLICATE_ASKS`` repeats in a row the last one is trained again (a nearly used-up space).
+        """
+        for attempt in range(DUPLICATE_ASKS):
+            if self.inner_exhausted:
+                return None
+            proposal = self.inner.ask()
+            if proposal is None:
+                self.inner_exhausted = True
+                return None
+            digest = _digest(proposal.candidate)
+            inner = {"data": dict(proposal.data), "budget": proposal.budget}
+            if digest in self.first_results and attempt < DUPLICATE_ASKS - 1:
+                known = self.first_results[digest]
+                if known is None:  # its first evaluation is in flight: tell this ask with it
+                    self.shadows.setdefault(digest, []).append({**inner, "candidate": proposal.candidate.to_json()})
+                else:
+                    self.inner.tell(_inner_proposal(proposal.candidate, inner, known["number"]), _outcome(known))
+                continue
+            self.first_results.setdefault(digest, None)
+            data = {"schedule": {"name": self.schedule, "bracket": bracket, "rung": level}, "inner": inner}
+            return Proposal(proposal.candidate, self.fidelity.rung_budget(level), data)
+        return None  # unreachable: the last attempt returns
 
     def _promotion(self, candidate: Candidate, parent: int, bracket: int, level: int) -> Proposal:
         """The candidate of trial ``parent`` again at ladder ``level``, continuing its training when it can."""
@@ -125,8 +147,15 @@ class Scheduler(Strategy):
     def tell(self, proposal: Proposal, result: TrialResult) -> None:
         inner = proposal.data.get("inner")
         if inner is not None:  # the candidate's first evaluation: the wrapped strategy learns of it now
-            asked = Proposal(proposal.candidate, inner.get("budget"), inner.get("data") or {}, proposal.number)
-            self.inner.tell(asked, result)
+            assert proposal.number is not None
+            self.inner.tell(_inner_proposal(proposal.candidate, inner, proposal.number), result)
+            digest = _digest(proposal.candidate)
+            if self.first_results.get(digest) is None:
+                known = {"number": proposal.number, "status": result.status.value, "score": result.score}
+                self.first_results[digest] = {**known, "error": result.error}
+                for shadow in self.shadows.pop(digest, []):
+                    candidate = Candidate.from_json(shadow["candidate"])
+                    self.inner.tell(_inner_proposal(candidate, shadow, proposal.number), result)
         schedule = proposal.data["schedule"]
         assert proposal.number is not None
         score = result.score if result.ok else None
@@ -140,9 +169,31 @@ class Scheduler(Strategy):
         return released
 
     # ---------------------------------------------------------------- state
-    def _inner_state(self) -> Any:
-        return self.inner.state_dict() if self.inner.resume == "state" else None
+    def _common_state(self) -> dict[str, Any]:
+        return {
+            "inner": self.inner.state_dict() if self.inner.resume == "state" else None,
+            "inner_exhausted": self.inner_exhausted,
+            "first_results": self.first_results,
+            "shadows": self.shadows,
+        }
 
-    def _load_inner_state(self, state: Any) -> None:
-        if state is not None:
-            self.inner.load_state_dict(state)
+    def _load_common_state(self, state: dict[str, Any]) -> None:
+        if state["inner"] is not None:
+            self.inner.load_state_dict(state["inner"])
+        self.inner_exhausted = bool(state["inner_exhausted"])
+        self.first_results = dict(state["first_results"])
+        self.shadows = {digest: list(asks) for digest, asks in state["shadows"].items()}
+
+
+def _digest(candidate: Candidate) -> str:
+    """A short, stable name of a candidate (its key can be long; the state holds one per candidate)."""
+    return hashlib.blake2b(candidate.key.encode(), digest_size=10).hexdigest()
+
+
+def _inner_proposal(candidate: Candidate, inner: dict[str, Any], number: int) -> Proposal:
+    """The wrapped strategy's own proposal, as it made it, numbered like the trial that evaluated it."""
+    return Proposal(candidate, inner.get("budget"), inner.get("data") or {}, number)
+
+
+def _outcome(known: dict[str, Any]) -> TrialResult:
+    return TrialResult(TrialStatus(known["status"]), known["score"], {}, known.get("error"))

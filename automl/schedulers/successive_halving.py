@@ -137,14 +137,12 @@ class SuccessiveHalving(Scheduler):
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
         return {
-            "inner": self._inner_state(),
-            "inner_exhausted": self.inner_exhausted,
+            **self._common_state(),
             "opened": self.opened,
             "brackets": [bracket.to_dict() for bracket in self.brackets],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._load_inner_state(state["inner"])
-        self.inner_exhausted = bool(state["inner_exhausted"])
+        self._load_common_state(state)
         self.opened = int(state["opened"])
         self.brackets = [Bracket.from_dict(bracket) for bracket in state["brackets"]]

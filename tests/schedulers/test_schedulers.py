@@ -234,3 +234,41 @@ class TestASHAOnMCTSConformance(_ScheduledConformance):
 
     strategy_class = MCTSStrategy
     scheduler_class = ASHA
+
+
+class Counting(RandomStrategy):
+    """Random sampling that counts its asks and tells (the contract: every ask is told once)."""
+
+    def setup(self, space, context):
+        super().setup(space, context)
+        self.asks, self.told = 0, []
+
+    def ask(self):
+        self.asks += 1
+        return super().ask()
+
+    def tell(self, proposal, result):
+        self.told.append((proposal.candidate.key, result.score))
+
+
+@pytest.mark.parametrize("scheduler_class", [Hyperband, ASHA])
+def test_a_candidate_proposed_again_is_not_trained_again_and_every_ask_is_told(scheduler_class, monkeypatch):
+    # tiny's branches are far from equally likely: rare candidates can take more than 64 draws to come up
+    monkeypatch.setattr("automl.schedulers.base.DUPLICATE_ASKS", 10_000)
+    inner = Counting()
+    scheduler = make(scheduler_class, inner=inner)
+    loop = Loop(scheduler, by_candidate, capacity=3, order="random")
+    loop.run(60)  # random sampling of 75 candidates repeats itself soon
+    while loop.in_flight:
+        proposal = loop.in_flight.pop()
+        scheduler.tell(proposal, by_candidate(proposal))
+        loop.finished.append((proposal, by_candidate(proposal)))
+    first = [proposal.candidate.key for proposal, _ in loop.finished if "inner" in proposal.data]
+    assert len(set(first)) == len(first)
+    assert inner.asks > len(first)  # repeats were asked, and skipped
+    assert len(inner.told) == inner.asks
+    first_score = {}
+    for proposal, result in loop.finished:
+        if "inner" in proposal.data:
+            first_score.setdefault(proposal.candidate.key, result.score)
+    assert all(score == first_score[key] for key, score in inner.told)  # a repeat learns the first evaluation's
