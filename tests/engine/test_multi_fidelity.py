@@ -139,7 +139,10 @@ def test_hyperband_search_trains_rungs_continues_and_cleans_up(tmp_path):
     assert best.budget == 9.0  # the incumbent is judged at the highest budget reached
     assert (study.artifacts / f"trial-{best.number}.pt").exists() and study.test_score is not None
     assert sum(trial.metrics["cost"] for trial in trials) == pytest.approx(
-        sum(trial.budget - (study.storage.trial(trial.continues).budget if trial.continues else 0) for trial in trials)
+        sum(
+            trial.budget - (study.storage.trial(trial.continues).budget if trial.continues is not None else 0)
+            for trial in trials
+        )
         / 9
     )
 
