@@ -26,7 +26,7 @@ The headline comparison is at equal durability (Optuna on WAL + synchronous=NORM
 as ours); the row against Optuna's defaults is shown too, with that difference stated.
 
 Growth with the study (``--growth-trials``, 10,000): one long search per strategy
-(random, mcts, evolution; smbo to 1,000 since its forest refit is the algorithm's
+(random, mcts, evolution, random under Hyperband and under ASHA; smbo to 1,000 since its forest refit is the algorithm's
 own cost) with the trivial objective; the per-trial time (from one trial's end to
 the next: ask, store, evaluate, tell, store) is reported at trials 100, 1,000 and
 10,000 as the median and the mean over the window [n/2, n) (the mean includes the
@@ -195,21 +195,30 @@ OPTUNA_WAL = "optuna (WAL, synchronous=NORMAL)"
 OPTUNA_DEFAULT = "optuna (SQLite defaults: rollback journal, synchronous=FULL; ours stays WAL + NORMAL)"
 CHECKPOINTS = (100, 1_000, 10_000)
 GROWTH_LIMITS = {"random": None, "mcts": None, "evolution": None, "smbo": 1_000}
+# multi-fidelity schedules around random search (1 to 27 epochs, eta 3): their rungs grow with the study
+SCHEDULED = {"random+hyperband": ("random", "hyperband"), "random+asha": ("random", "asha")}
 
 
-def growth_of(strategy: str, trials: int, directory: Path) -> dict[str, Any]:
+def growth_of(label: str, trials: int, directory: Path) -> dict[str, Any]:
     """Per-trial seconds of one long search, at each checkpoint up to ``trials``."""
     stamps: list[float] = []
     marks: dict[str, float] = {}
+    strategy, schedule = SCHEDULED.get(label, (label, None))
+    settings: dict[str, Any] = {"strategy": strategy, "objective": our_objective}
+    if schedule is not None:
+        settings.update(
+            multi_fidelity=schedule,
+            max_budget=27,
+            objective=lambda candidate, budget: our_objective(candidate),
+        )
     study = automl.search(
         overhead_space,
-        objective=our_objective,
         trials=trials,
-        study=directory / f"growth-{strategy}.db",
+        study=directory / f"growth-{label}.db",
         seed=0,
-        strategy=strategy,
         on_start=lambda study, finished: marks.setdefault("loop", time.perf_counter()),
         on_trial=lambda trial, study: stamps.append(time.perf_counter()),
+        **settings,
     )
     completed = len(study.completed())
     study.close()
@@ -234,13 +243,16 @@ def growth_of(strategy: str, trials: int, directory: Path) -> dict[str, Any]:
     }
 
 
-def bare_growth_of(strategy_name: str, trials: int) -> dict[str, Any]:
+def bare_growth_of(label: str, trials: int) -> dict[str, Any]:
     """The same strategy driven in a bare ask/objective/tell loop, with no engine: its own cost as n grows."""
     from automl.plugins import load_plugins
-    from automl.strategies.base import StrategyContext, TrialResult
+    from automl.schedulers import scheduled
+    from automl.strategies.base import Fidelity, StrategyContext, TrialResult
 
-    strategy = load_plugins().strategy(strategy_name)()
-    strategy.setup(overhead_space, StrategyContext(seed=0, trials=trials, options={}))
+    strategy_name, schedule = SCHEDULED.get(label, (label, None))
+    fidelity = None if schedule is None else Fidelity("epochs", 1, 27, 3, schedule)
+    strategy = scheduled(load_plugins().strategy(strategy_name)(), fidelity)
+    strategy.setup(overhead_space, StrategyContext(seed=0, trials=trials, options={}, fidelity=fidelity))
     stamps = [time.perf_counter()]
     for number in range(trials):
         proposal = strategy.ask().numbered(number)
@@ -263,8 +275,8 @@ def available_strategies() -> set[str]:
 def run_growth(trials: int, directory: Path) -> dict[str, Any]:
     available = available_strategies()
     results: dict[str, Any] = {}
-    for strategy, limit in GROWTH_LIMITS.items():
-        if strategy not in available:
+    for strategy, limit in {**GROWTH_LIMITS, **dict.fromkeys(SCHEDULED)}.items():
+        if SCHEDULED.get(strategy, (strategy,))[0] not in available:
             continue
         count = trials if limit is None else min(trials, limit)
         results[strategy] = growth_of(strategy, count, directory)

@@ -220,6 +220,10 @@ def _list_strategies(console: Any, plugins: Any) -> None:
             failures.add_row(failure.plugin, failure.source, failure.problem)
         console.print(failures)
     console.print("Options of one strategy: automl strategies NAME")
+    console.print(
+        "Multi-fidelity schedules wrap any strategy that trains candidates (not darts, darts-pt): "
+        "--multi-fidelity successive-halving | hyperband | asha (smbo runs SMAC's own for the first two)"
+    )
 
 
 def _describe_strategy(console: Any, plugins: Any, name: str) -> None:

@@ -50,7 +50,19 @@ if TYPE_CHECKING:  # the evaluator module imports torch; a worker loads it only 
 # Modules the forkserver imports once, so that each forked trial starts with them loaded. "__main__"
 # (the driver's script, which spawned workers run as ``__mp_main__``) is among them because multiprocessing
 # otherwise imports it again in every forked child: seconds per trial for a script that imports Dask.
-PRELOADED_MODULES = ["__main__", "automl.engine.resources", "automl.engine.evaluation", "cloudpickle"]
+# What every trial child needs, imported once in the forkserver and inherited by each fork. The torch
+# modules are torch's own lazy imports: the first conv's shape check imports symbolic_shapes (and with it
+# sympy), the first optimiser torch._dynamo; imported in each child they cost a second per trial, which
+# dominates the short trials of a multi-fidelity search. Imports only: no op runs before the fork.
+PRELOADED_MODULES = [
+    "__main__",
+    "automl.engine.resources",
+    "automl.engine.evaluation",
+    "cloudpickle",
+    "torch.fx.experimental.symbolic_shapes",
+    "torch._dynamo",
+    "torch.utils.serialization",
+]
 # Address space a trial may reserve beyond its memory limit before an allocation fails at once:
 # thread stacks and malloc arenas reserve address space they never touch, so the address-space
 # limit is only a backstop against a single huge allocation; the resident memory is what is limited.

@@ -31,10 +31,8 @@ class ASHA(Scheduler):
         eta = self.fidelity.eta
         for level in range(len(self.rungs) - 2, -1, -1):
             rung = self.rungs[level]
-            parent = rung.best_unpromoted(rung.finished // eta)
-            if parent is not None:
-                rung.promoted.add(parent)
-                candidate = rung.candidates.pop(parent)
+            if rung.best_waiting(rung.finished // eta) is not None:
+                parent, candidate = rung.promote_best()
                 self.rungs[level + 1].started += 1
                 return self._promotion(candidate, parent, 0, level + 1)
         proposal = self._new_candidate(0, 0)

@@ -36,8 +36,10 @@ class Rung:
     """The trials of one budget level of a bracket.
 
     ``ranked`` holds ``(-score, number)`` of the trials that finished with a
-    score, best first (kept sorted on insertion, so a ranking costs no sort);
-    ``candidates`` those finished trials that may still be promoted.
+    score, best first, and ``waiting`` those of them not promoted yet; both are
+    kept sorted on insertion, so finding the best trial that may be promoted
+    costs a binary search however many trials the rung holds. ``candidates``
+    holds the candidates of the waiting trials.
     """
 
     level: int  # index on the fidelity's ladder: its budget is ``fidelity.rung_budget(level)``
@@ -45,23 +47,26 @@ class Rung:
     started: int = 0
     finished: int = 0
     ranked: list[tuple[float, int]] = field(default_factory=list)
-    promoted: set[int] = field(default_factory=set)
+    waiting: list[tuple[float, int]] = field(default_factory=list)
     candidates: dict[int, Candidate] = field(default_factory=dict)
 
     def record(self, number: int, candidate: Candidate, score: float | None) -> None:
         self.finished += 1
         if score is not None:
             bisect.insort(self.ranked, (-score, number))
+            bisect.insort(self.waiting, (-score, number))
             self.candidates[number] = candidate
 
-    def best_unpromoted(self, limit: int) -> int | None:
-        """The best trial among the top ``limit`` that is not promoted yet (top 1/eta in ASHA)."""
-        if len(self.promoted) >= limit:
+    def best_waiting(self, limit: int) -> int | None:
+        """The best trial not promoted yet, if it ranks among the rung's top ``limit`` (ASHA: 1/eta)."""
+        if not self.waiting:
             return None
-        for _, number in self.ranked[:limit]:
-            if number not in self.promoted:
-                return number
-        return None
+        best = self.waiting[0]
+        return best[1] if bisect.bisect_left(self.ranked, best) < limit else None
+
+    def promote_best(self) -> tuple[int, Candidate]:
+        _, number = self.waiting.pop(0)
+        return number, self.candidates.pop(number)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,19 +75,21 @@ class Rung:
             "started": self.started,
             "finished": self.finished,
             "ranked": [[score, number] for score, number in self.ranked],
-            "promoted": sorted(self.promoted),
+            "waiting": [number for _, number in self.waiting],
             "candidates": {str(number): candidate.to_json() for number, candidate in self.candidates.items()},
         }
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> Rung:
+        ranked = [(float(score), int(number)) for score, number in state["ranked"]]
+        waiting = set(state["waiting"])
         return cls(
             level=state["level"],
             quota=state["quota"],
             started=state["started"],
             finished=state["finished"],
-            ranked=[(float(score), int(number)) for score, number in state["ranked"]],
-            promoted={int(number) for number in state["promoted"]},
+            ranked=ranked,
+            waiting=[item for item in ranked if item[1] in waiting],
             candidates={int(number): Candidate.from_json(text) for number, text in state["candidates"].items()},
         )
 

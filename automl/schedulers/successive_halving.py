@@ -124,9 +124,9 @@ class SuccessiveHalving(Scheduler):
         following = bracket.rungs[position + 1]
         winners = [number for _, number in rung.ranked[: following.quota]]
         following.quota = len(winners)
-        rung.promoted.update(winners)
-        bracket.queue.extend((number, position + 1) for number in winners)
-        losers = [number for number in rung.candidates if number not in rung.promoted]
+        bracket.queue.extend((number, position + 1) for number in winners)  # their candidates stay until asked
+        rung.waiting.clear()
+        losers = [number for number in rung.candidates if number not in set(winners)]
         for number in losers:
             del rung.candidates[number]
         if self.fidelity.kind == "epochs":

@@ -52,3 +52,29 @@ def test_two_workers_stay_busy_under_a_schedule(tmp_path, schedule):
         # when a trial started, the other worker was running one: two in flight at every start
         others = [other for other in trials if other is not trial and other.started <= trial.started < other.finished]
         assert len(others) == 1, (trial.number, [other.number for other in others])
+
+
+@pytest.mark.slow
+def test_median_pruning_works_on_dask_workers(tmp_path):
+    from automl.strategies.base import TrialStatus
+
+    study = automl.search(
+        "search_spaces/mlp.py",
+        "digits",
+        study=tmp_path / "study.db",
+        trials=12,
+        workers=2,
+        epochs=6,
+        batch_size=256,
+        learning_rate=3e-4,
+        patience=None,
+        prune="median",
+        prune_min_trials=2,
+        seed=1,
+        device="cpu",
+    )
+    statuses = [trial.status for trial in study.trials]
+    assert TrialStatus.PRUNED in statuses and TrialStatus.COMPLETE in statuses, statuses
+    for trial in study.trials:
+        if trial.status is TrialStatus.PRUNED:
+            assert "median" in trial.error and len(trial.curve) < 6

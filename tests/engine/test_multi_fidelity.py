@@ -342,3 +342,26 @@ def test_sigkill_in_the_middle_of_a_promoted_trial_then_resume_equals_an_uninter
     assert rerun.metrics["epochs"] < rerun.budget - parent.budget  # went on from its own last epoch
     trained = sum(trial.metrics["epochs"] for trial in resumed.trials)
     assert trained < sum(trial.metrics["epochs"] for trial in expected.trials)
+
+
+def test_a_rows_fidelity_search_promotes_on_more_rows_and_trains_from_the_start(tmp_path):
+    study = automl.search(
+        dropout_mlp,
+        "digits",
+        study=tmp_path / "study.db",
+        strategy="random",
+        trials=13,
+        multi_fidelity="successive-halving",
+        fidelity="rows",
+        epochs=3,
+        batch_size=128,
+        seed=2,
+        device="cpu",
+    )
+    trials = study.trials
+    assert [trial.budget for trial in trials] == pytest.approx([1 / 9] * 9 + [1 / 3] * 3 + [1.0])
+    assert all(trial.continues is None for trial in trials)  # more rows: trained from the start
+    assert [trial.proposal_data["schedule"].get("from") is not None for trial in trials] == [False] * 9 + [True] * 4
+    assert trials[0].metrics["cost"] == pytest.approx(1 / 9, abs=0.01)
+    assert not (study.artifacts / "checkpoints").exists()
+    assert study.best_trial.number == 12
