@@ -16,7 +16,7 @@ import torch
 
 from automl.engine.assembly import build_evaluator, load_splits
 from automl.engine.config import SearchConfig, SearchSetupError, source_hash
-from automl.engine.evaluation import Evaluator
+from automl.engine.evaluation import Evaluator, TrialPlan
 from automl.engine.search import weights_path
 from automl.engine.space_loader import load_space
 from automl.engine.storage import COMPLETE, StudyError
@@ -88,8 +88,8 @@ def export_trial(
     stored = weights_path(study, trial.number)
     if stored.exists():
         state = torch.load(stored, weights_only=True)
-    else:  # retrained with its own seed, which reproduces it
-        result, state = evaluator(trial.candidate, trial.seed, trial.budget)
+    else:  # retrained with its own seed to its budget, which reproduces it (a continued trial's too)
+        result, state = evaluator(trial.candidate, trial.seed, TrialPlan(budget=trial.budget))
         if state is None:
             raise StudyError(f"retraining trial {trial.number} failed: {result.error}")
     compiled.module.load_state_dict(state)

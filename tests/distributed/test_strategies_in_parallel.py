@@ -19,17 +19,17 @@ class OutOfOrderRunner:
     def __init__(self, evaluator: Evaluator, capacity: int) -> None:
         self.evaluator = evaluator
         self.capacity = capacity
-        self.pending: list[tuple[Proposal, int]] = []
+        self.pending: list[tuple[Proposal, int, object]] = []
         self.most_in_flight = 0
 
-    def submit(self, proposal: Proposal, seed: int) -> None:
-        self.pending.append((proposal, seed))
+    def submit(self, proposal: Proposal, seed: int, plan=None) -> None:
+        self.pending.append((proposal, seed, plan))
         self.most_in_flight = max(self.most_in_flight, len(self.pending))
 
     def wait(self) -> list[Finished]:
-        proposal, seed = self.pending.pop()
+        proposal, seed, plan = self.pending.pop()
         assert proposal.number is not None
-        result, weights = self.evaluator(proposal.candidate, seed, proposal.budget)
+        result, weights = self.evaluator(proposal.candidate, seed, plan)
         return [Finished(proposal.number, result, weights)]
 
     def run_job(self, function, *arguments):

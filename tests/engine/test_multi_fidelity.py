@@ -365,3 +365,20 @@ def test_a_rows_fidelity_search_promotes_on_more_rows_and_trains_from_the_start(
     assert trials[0].metrics["cost"] == pytest.approx(1 / 9, abs=0.01)
     assert not (study.artifacts / "checkpoints").exists()
     assert study.best_trial.number == 12
+
+
+def test_export_retrains_a_continued_trial_to_the_same_weights(tmp_path):
+    from automl.engine.export import export_trial
+    from automl.engine.search import weights_path
+
+    study = scheduled_search(tmp_path / "study.db")
+    best = study.best_trial
+    assert best.continues is not None  # the incumbent at 9 epochs went on from a lower rung
+    saved = torch.load(weights_path(study, best.number), weights_only=True)
+    weights_path(study, best.number).unlink()  # as if only its record were left: export trains it again
+    from automl.data.builtin import builtin_datasets
+
+    splits, *_ = load_splits("digits", study.config, builtin_datasets())  # split with the search's seed
+    built = Evaluator(dropout_mlp, splits, study.config.training, device="cpu")
+    written = export_trial(study, best.number, tmp_path / "exported", evaluator=built)
+    assert same_weights(saved, torch.load(written["weights"], weights_only=True))
