@@ -292,6 +292,10 @@ def search(
             previous_runner=previous_runner,
             pruner=_pruner(config),
         )
+        if objective is None:
+            from automl.engine.resources import import_lazy_torch_modules
+
+            import_lazy_torch_modules()  # not on the first trial's clock
         if on_start is not None:
             on_start(driver_study, storage.finished_count())
         result = driver.run()

@@ -188,8 +188,13 @@ class DaskRunner:
     def wait(self) -> list[Finished]:
         """Block until at least one trial has an outcome; trials whose worker died may be run again first."""
         while self._in_flight:
-            with self._client.as_current():  # our client is not the process-wide default (no global state)
-                done, _ = distributed.wait(list(self._in_flight), return_when="FIRST_COMPLETED")
+            try:
+                with self._client.as_current():  # our client is not the process-wide default (no global state)
+                    done, _ = distributed.wait(list(self._in_flight), return_when="FIRST_COMPLETED")
+            except distributed.client.FuturesCancelledError:
+                # the scheduler dropped a task (its worker died in a way it gave up on): that trial's outcome
+                # is a retryable worker death, read from the future's status below; the others keep running
+                done = {future for future in self._in_flight if future.status == "cancelled"}
             finished: list[Finished] = []
             for future in done:
                 number, proposal, seed, plan, attempt = self._in_flight.pop(future)

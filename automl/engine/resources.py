@@ -50,19 +50,14 @@ if TYPE_CHECKING:  # the evaluator module imports torch; a worker loads it only 
 # Modules the forkserver imports once, so that each forked trial starts with them loaded. "__main__"
 # (the driver's script, which spawned workers run as ``__mp_main__``) is among them because multiprocessing
 # otherwise imports it again in every forked child: seconds per trial for a script that imports Dask.
-# What every trial child needs, imported once in the forkserver and inherited by each fork. The torch
-# modules are torch's own lazy imports: the first conv's shape check imports symbolic_shapes (and with it
-# sympy), the first optimiser torch._dynamo; imported in each child they cost a second per trial, which
-# dominates the short trials of a multi-fidelity search. Imports only: no op runs before the fork.
-PRELOADED_MODULES = [
-    "__main__",
-    "automl.engine.resources",
-    "automl.engine.evaluation",
-    "cloudpickle",
-    "torch.fx.experimental.symbolic_shapes",
-    "torch._dynamo",
-    "torch.utils.serialization",
-]
+# torch's own lazy imports on the first trial: the first optimiser imports torch._dynamo, the first conv's
+# shape check symbolic_shapes (and with it sympy); about a second together on a small machine.
+TORCH_LAZY_MODULES = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes", "torch.utils.serialization")
+# What every trial child needs, imported once in the forkserver and inherited by each fork: imported in
+# each child, the lazy modules would cost a second per trial, which dominates the short trials of a
+# multi-fidelity search. Imports only: no op runs before the fork.
+PRELOADED_MODULES = ["__main__", "automl.engine.resources", "automl.engine.evaluation", "cloudpickle"]
+PRELOADED_MODULES += TORCH_LAZY_MODULES
 # Address space a trial may reserve beyond its memory limit before an allocation fails at once:
 # thread stacks and malloc arenas reserve address space they never touch, so the address-space
 # limit is only a backstop against a single huge allocation; the resident memory is what is limited.
@@ -176,6 +171,19 @@ def prepare_worker(threads: int) -> None:
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+
+
+def import_lazy_torch_modules() -> None:
+    """Import torch's lazily imported modules now, before a search's first trial starts its clock.
+
+    In the driver's process (trials in-process), so that the first trial's time (and its
+    ``--trial-seconds``) does not include them; trial children get them from the forkserver.
+    """
+    import importlib
+
+    for name in TORCH_LAZY_MODULES:
+        with contextlib.suppress(ImportError):  # another torch version may not have one of them
+            importlib.import_module(name)
 
 
 def warm_up(threads: int) -> None:
