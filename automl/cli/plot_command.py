@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.engine.storage import Trial
-from automl.engine.study import Study
+from automl.engine.study import Study, incumbent_order
 from automl.strategies.base import TrialStatus
 
 if TYPE_CHECKING:
@@ -135,6 +135,8 @@ def rung_budgets(trials: list[Trial], config: Any) -> list[float]:
 
 def draw_scores(axes: Axes, study: Study, trials: list[Trial]) -> None:
     """Every trial's score against its number, and the best so far (the original ``automl plot``)."""
+    from matplotlib.ticker import MaxNLocator
+
     trials = [trial for trial in trials if trial.status.finished]
     completed = [trial for trial in trials if trial.score is not None]
     numbers = [trial.number for trial in completed]
@@ -157,15 +159,30 @@ def draw_scores(axes: Axes, study: Study, trials: list[Trial]) -> None:
             color="tab:orange",
             label="pruned (lower budget)",
         )
-    best_so_far, best = [], None
-    minimise = study.meta.get("direction") == "minimize"
-    for value in values:
-        best = value if best is None or (value < best if minimise else value > best) else best
-        best_so_far.append(best)
-    axes.step(numbers, best_so_far, where="post", color="black", label="best so far")
+    # the incumbent as the engine picks it: the best complete trial at the highest budget reached so far
+    incumbent_numbers, incumbent_values, incumbent = [], [], None
+    for trial in completed:
+        if trial.status is TrialStatus.COMPLETE and (
+            incumbent is None or incumbent_order(trial) > incumbent_order(incumbent)
+        ):
+            incumbent = trial
+        if incumbent is not None:
+            incumbent_numbers.append(trial.number)
+            incumbent_values.append(study.objective_value(incumbent))
+    axes.step(incumbent_numbers, incumbent_values, where="post", color="black", label="best so far")
     failed = [trial.number for trial in trials if trial.score is None]
-    if failed and values:
-        axes.scatter(failed, [min(values)] * len(failed), marker="x", color="red", label="failed")
+    if failed:  # no score to draw: ticks along the bottom edge, apart from the scores
+        axes.plot(
+            failed,
+            [0.0] * len(failed),
+            linestyle="none",
+            marker="|",
+            markersize=12,
+            color="red",
+            transform=axes.get_xaxis_transform(),
+            label=f"failed or infeasible ({len(failed)})",
+        )
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     metric = completed[0].metrics.get("metric", "score") if completed else "score"
     axes.set_xlabel("trial")
     axes.set_ylabel(f"validation {metric}")

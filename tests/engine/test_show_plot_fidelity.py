@@ -377,3 +377,25 @@ def test_show_and_plot_stay_fast_for_ten_thousand_trials(tmp_path):
     assert len([line for line in axes.get_lines() if (line.get_gid() or "").startswith("candidate-")]) == 300
     assert "300 of 9,000 candidates" in axes.get_title()
     study.close()
+
+
+def test_plot_scores_panel_marks_failed_trials_apart_and_follows_the_incumbent(tmp_path):
+    """Failed trials have no score: they are ticks on the bottom edge, not points at the lowest score; the best
+    so far is the engine's incumbent (highest budget first), and trials are numbered in whole numbers."""
+    writer = Writer(tmp_path / "study.db", config=MULTI_FIDELITY)
+    writer.trial(0, 0.99, COMPLETE, budget=1, schedule={"bracket": 0, "rung": 0})  # high score, 1 epoch
+    writer.trial(1, 0.50, FAILED, budget=1, schedule={"bracket": 0, "rung": 0})
+    writer.trial(2, 0.70, COMPLETE, budget=9, schedule={"bracket": 1, "rung": 2})  # lower, but full budget
+    writer.close()
+    study = Study.open(tmp_path / "study.db")
+    drawn = figure(study)
+    scores = drawn.axes[0]
+    failed = next(line for line in scores.get_lines() if line.get_label().startswith("failed"))
+    assert list(failed.get_xdata()) == [1]
+    assert failed.get_transform() is not scores.transData  # y in axes coordinates: the bottom edge, no score
+    points = {int(x) for collection in scores.collections for x, _ in collection.get_offsets()}
+    assert points == {0, 2}
+    best = next(line for line in scores.get_lines() if line.get_label() == "best so far")
+    assert list(best.get_ydata())[-1] == pytest.approx(score_at(0.70, 9))
+    assert scores.xaxis.get_major_locator()._integer
+    study.close()
