@@ -68,22 +68,67 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     console.print(shown)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARIES = ("torch", "numpy", "scipy", "scikit-learn", "optuna", "smac", "ConfigSpace", "dask", "distributed")
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def machine() -> dict[str, Any]:
+    import importlib.metadata
+
     import torch
 
+    versions = {}
+    for library in LIBRARIES:
+        try:
+            versions[library] = importlib.metadata.version(library)
+        except importlib.metadata.PackageNotFoundError:
+            versions[library] = None
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
-        "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        **versions,
+    }
+
+
+def provenance() -> dict[str, Any]:
+    """What produced a result: the commit (and whether the tree had changes), the date, the exact command."""
+    import datetime
+    import subprocess
+
+    def git(*arguments: str) -> str | None:
+        try:
+            return subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no", "--", "automl", "benchmarks", "search_spaces")
+    return {
+        "commit": None if commit is None else commit.strip(),
+        "uncommitted_changes": None if changes is None else bool(changes.strip()),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
 
 
 def write_results(name: str, document: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json`` and return its path."""
+    """Write ``benchmarks/results/<name>.json`` (with the machine and the provenance) and return its path."""
     RESULTS_DIRECTORY.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIRECTORY / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **document}, indent=2, default=str) + "\n")
+    header = {"machine": machine(), "provenance": provenance()}
+    path.write_text(json.dumps({**header, **document}, indent=2, default=str) + "\n")
     console.print(f"results written to {path}")
     return path
