@@ -57,7 +57,6 @@ others still run; the exit status is then 1.
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
 import sys
 import tempfile
@@ -76,7 +75,7 @@ for _path in (str(ROOT), str(Path(__file__).resolve().parent)):
         sys.path.insert(0, _path)
 
 from common import console, table, write_results  # noqa: E402
-from learning_curves import TABLE_PATH, canonical_key, git_commit, load_table, table_space  # noqa: E402
+from learning_curves import TABLE_PATH, canonical_key, load_table, table_space  # noqa: E402
 
 from automl.space import Candidate  # noqa: E402
 
@@ -408,24 +407,6 @@ def run_method(method: Method, curves: CurveTable, seeds: list[int], max_trials:
     return record
 
 
-def provenance() -> dict[str, Any]:
-    import importlib.metadata
-
-    versions = {}
-    for package in ("torch", "optuna", "scipy", "smac", "numpy"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "git_commit": git_commit(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "python": sys.version.split()[0],
-        **versions,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-    }
-
-
 def part1(arguments: argparse.Namespace) -> bool:
     """Replay on the learning-curve table; prints the tables, writes the JSON; False if a method failed."""
     document = load_table()
@@ -577,7 +558,6 @@ def part1(arguments: argparse.Namespace) -> bool:
             "regret": "best final (epoch 27) accuracy in the table - final accuracy of the incumbent",
             "quick": arguments.quick,
         },
-        "provenance": provenance(),
         "methods": results,
         "errors": failed,
         "paired_tests": tests,
