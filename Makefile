@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench bench-full clean
+# Every benchmark, in one command; one that fails fails the command. Quick results go to
+# benchmarks/results/quick (ignored by git), full ones replace benchmarks/results/*.json.
+BENCHMARKS := cli_startup compile overhead strategies multi_fidelity darts_pt feature_ranking scaling
 
 $(STAMP): pyproject.toml plugins/automl-evolution/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +31,13 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check automl tests benchmarks examples search_spaces plugins
+
+bench: $(STAMP)
+	set -e; for benchmark in $(BENCHMARKS); do \
+		AUTOML_BENCH_RESULTS=benchmarks/results/quick $(BIN)/python benchmarks/$$benchmark.py --quick; done
+
+bench-full: $(STAMP)
+	set -e; for benchmark in $(BENCHMARKS); do $(BIN)/python benchmarks/$$benchmark.py; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

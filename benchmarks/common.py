@@ -15,7 +15,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-RESULTS_DIRECTORY = Path(__file__).resolve().parent / "results"
+# ``make bench`` (quick runs) points this elsewhere, so quick numbers never replace a full run's
+RESULTS_DIRECTORY = Path(os.environ.get("AUTOML_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 console = Console(width=max(Console().width, 130))
 
 

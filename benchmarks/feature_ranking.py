@@ -186,7 +186,10 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS on a 5,000,000-row CSV")
     parser.add_argument("--memory-rows", type=int, default=5_000_000)
     parser.add_argument("--skip-package", action="store_true", help="do not run the outrank PyPI package")
+    parser.add_argument("--quick", action="store_true", help="20,000 rows: a smoke run")
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.rows = min(arguments.rows, 20_000)
 
     from sklearn.feature_selection import mutual_info_classif
     from sklearn.metrics import adjusted_mutual_info_score

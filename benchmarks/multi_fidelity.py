@@ -572,7 +572,7 @@ def part2(arguments: argparse.Namespace) -> bool:
     """Real training, with its own defaults and result file (``benchmarks/multi_fidelity_training.py``)."""
     from multi_fidelity_training import main as training_main
 
-    return training_main([]) == 0
+    return training_main(["--quick"] if arguments.quick else []) == 0
 
 
 def main(argv: list[str] | None = None) -> int:

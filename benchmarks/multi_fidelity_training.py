@@ -93,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--max-budget", type=int, default=27, help="epochs of a full training")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="1 seed, 30 s per method, 9 epochs: a smoke run")
     arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.seeds, arguments.seconds, arguments.max_budget = 1, min(arguments.seconds, 30.0), 9
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="automl-mf-") as folder:
         for seed in range(arguments.seeds):

@@ -296,7 +296,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--only", nargs="*", help="run only these (random mcts smbo evolution tpe smac)")
+    parser.add_argument("--quick", action="store_true", help="3 seeds x 20 trials: a smoke run")
     arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.seeds, arguments.trials = min(arguments.seeds, 3), min(arguments.trials, 20)
     if arguments.build_table:
         build_table(arguments.workers)
         return
