@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,50 @@ ROOT = Path(__file__).resolve().parent.parent
 LIBRARIES = ("torch", "numpy", "scipy", "scikit-learn", "optuna", "smac", "ConfigSpace", "dask", "distributed")
 
 
+# The files each result measures: a change to any of them makes the result stale.
+MEASURED: dict[str, tuple[str, ...]] = {
+    "multi_fidelity": (
+        "automl/schedulers",
+        "automl/strategies/base.py",
+        "automl/strategies/fidelity.py",
+        "automl/strategies/random.py",
+        "automl/strategies/mcts.py",
+        "automl/strategies/smbo.py",
+        "benchmarks/multi_fidelity.py",
+        "benchmarks/data/learning_curves.json",
+    ),
+    "multi_fidelity_training": (
+        "automl/schedulers",
+        "automl/engine/search.py",
+        "automl/engine/evaluation.py",
+        "automl/engine/dask_runner.py",
+        "automl/engine/resources.py",
+        "automl/training/trainer.py",
+        "search_spaces/cnn.py",
+        "benchmarks/multi_fidelity_training.py",
+    ),
+}
+
+
+def measured_hash(paths: Iterable[str]) -> str:
+    """sha256 over the measured files (every file under a folder), names and bytes, in a fixed order."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for name in paths:
+        path = ROOT / name
+        files.extend(sorted(item for item in path.rglob("*.py")) if path.is_dir() else [path])
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes() if path.exists() else b"(missing)")
+    return digest.hexdigest()
+
+
+def measured(name: str) -> dict[str, Any] | None:
+    """What ``write_results`` stores about the code a result measured (None: not declared here)."""
+    paths = MEASURED.get(name)
+    return None if paths is None else {"files": list(paths), "sha256": measured_hash(paths)}
+
+
 def _cpu_model() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -129,7 +174,7 @@ def write_results(name: str, document: dict[str, Any]) -> Path:
     """Write ``benchmarks/results/<name>.json`` (with the machine and the provenance) and return its path."""
     RESULTS_DIRECTORY.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIRECTORY / f"{name}.json"
-    header = {"machine": machine(), "provenance": provenance()}
+    header = {"machine": machine(), "provenance": provenance(), "measured": measured(name)}
     path.write_text(json.dumps({**header, **document}, indent=2, default=str) + "\n")
     console.print(f"results written to {path}")
     return path

@@ -1,0 +1,170 @@
+"""The figures the documentation quotes, written from the benchmark result files and nothing else.
+
+A document marks a block with ``<!-- figures:NAME -->`` ... ``<!-- /figures:NAME -->``;
+``python benchmarks/figures.py`` rewrites every such block in ``README.md``,
+``docs/*.md`` and ``benchmarks/README.md`` from ``benchmarks/results/*.json``
+with the renderer ``NAME`` below. ``tests/docs/test_figures.py`` fails when a
+block differs from what its result file renders (a figure edited by hand, or a
+result rerun without regenerating the docs) and when a result file is older than
+the code it measures: every result records the hash of its measured files
+(``MEASURED``), and the test compares it with the files as they are now.
+
+    python benchmarks/figures.py            # rewrite the blocks
+    python benchmarks/figures.py --check    # list what is stale (exit 1), change nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import MEASURED, ROOT, measured_hash
+
+RESULTS = ROOT / "benchmarks" / "results"
+DOCUMENTS = ("README.md", "docs/*.md", "benchmarks/README.md")
+BLOCK = re.compile(r"(<!-- figures:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)", re.DOTALL)
+
+
+# ------------------------------------------------------------------------------------------------ renderers
+def _result(name: str) -> dict[str, Any]:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def _regret(summary: dict[str, Any], cost: str) -> str:
+    entry = summary[cost]
+    return f"{entry['mean_regret']:.4f} ± {entry['standard_error']:.4f}"
+
+
+def multi_fidelity_part1() -> str:
+    part = _result("multi_fidelity")["part1"]
+    costs = [str(cost) for cost in part["settings"]["costs"]]
+    lines = [
+        f"Mean regret (± standard error) over {part['settings']['seeds']} seeds at a cost of "
+        f"{', '.join(costs)} full trainings; {part['candidates']} candidates, best final accuracy "
+        f"{part['best_accuracy']:.4f} (`benchmarks/results/multi_fidelity.json`, part 1):",
+        "",
+        f"| method | | {' | '.join(f'regret @{cost}' for cost in costs)} | trials per run |",
+        f"|---|---|{'---|' * len(costs)}---|",
+    ]
+    for name, record in part["methods"].items():
+        regrets = " | ".join(_regret(record["summary"], cost) for cost in costs)
+        lines.append(f"| {name} | {record['kind']} | {regrets} | {record['trials']} |")
+    lines += [
+        "",
+        "Our best multi-fidelity method at each cost against each Optuna peer, paired by seed "
+        "(two-sided Wilcoxon signed-rank; mean difference ours − peer, below 0: ours better):",
+        "",
+    ]
+    lines += ["| cost | ours | peer | mean difference | ours better / tie / worse | p |", "|---|---|---|---|---|---|"]
+    for test in part["paired_tests"]:
+        if test.get("ours_is_best"):
+            lines.append(
+                f"| {test['cost']} | {test['ours']} | {test['peer']} | {test['mean_difference']:+.4f} | "
+                f"{test['ours_better']} / {test['ties']} / {test['peer_better']} | {test['p_value']:.3g} |"
+            )
+    goal = part["goal"]
+    verdict = "met" if goal.get("met") else "not met"
+    lines += ["", f"Goal ({goal['statement']}): **{verdict}**."]
+    return "\n".join(lines)
+
+
+def multi_fidelity_part2() -> str:
+    result = _result("multi_fidelity_training")
+    settings = result["settings"]
+    lines = [
+        f"`search_spaces/cnn.py` on digits, {settings['seconds']:g} s of search per method and seed on "
+        f"{settings['workers']} Dask workers, full budget {settings['max_budget']} epochs, "
+        f"{settings['seeds']} seeds (`benchmarks/results/multi_fidelity_training.json`; means over seeds):",
+        "",
+        "| method | best validation accuracy (full budget) | its validation loss | test accuracy (incumbent) "
+        "| candidates trained | at the full budget | epochs trained |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, summary in result["summary"].items():
+        lines.append(
+            f"| {name} | {summary['mean_best_validation_accuracy']:.4f} | {summary['mean_best_validation_loss']:.4f} "
+            f"| {summary['mean_test_accuracy']:.4f} | {summary['mean_candidates']:.1f} "
+            f"| {summary['mean_full_budget_candidates']:.1f} | {summary['mean_epochs']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "multi-fidelity-part1": multi_fidelity_part1,
+    "multi-fidelity-part2": multi_fidelity_part2,
+}
+
+
+# --------------------------------------------------------------------------------------------------- blocks
+def documents() -> list[Path]:
+    found: list[Path] = []
+    for pattern in DOCUMENTS:
+        found.extend(sorted(ROOT.glob(pattern)))
+    return found
+
+
+def rewritten(text: str) -> tuple[str, list[str]]:
+    """The text with every block rendered again, and the names of blocks without a renderer."""
+    unknown: list[str] = []
+
+    def render(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            unknown.append(name)
+            return match[0]
+        return f"{match[1]}{RENDERERS[name]()}\n{match[4]}"
+
+    return BLOCK.sub(render, text), unknown
+
+
+def problems() -> list[str]:
+    """What is stale: blocks that differ from their rendering, unknown blocks, results older than their code."""
+    found: list[str] = []
+    for path in documents():
+        text = path.read_text()
+        fresh, unknown = rewritten(text)
+        where = path.relative_to(ROOT)
+        found.extend(f"{where}: no renderer for the block figures:{name}" for name in unknown)
+        if fresh != text:
+            found.append(f"{where}: figures differ from the result files (run python benchmarks/figures.py)")
+    for name, paths in MEASURED.items():
+        result_path = RESULTS / f"{name}.json"
+        if not result_path.exists():
+            found.append(f"benchmarks/results/{name}.json is missing")
+            continue
+        stored = json.loads(result_path.read_text()).get("measured") or {}
+        if stored.get("sha256") != measured_hash(paths):
+            found.append(
+                f"benchmarks/results/{name}.json is older than the code it measures ({', '.join(paths[:3])}...); "
+                f"run its benchmark again"
+            )
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report what is stale; change nothing")
+    arguments = parser.parse_args(argv)
+    if arguments.check:
+        found = problems()
+        for problem in found:
+            print(problem)
+        return 1 if found else 0
+    for path in documents():
+        text = path.read_text()
+        fresh, _ = rewritten(text)
+        if fresh != text:
+            path.write_text(fresh)
+            print(f"rewrote the figures in {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
