@@ -86,6 +86,16 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "benchmarks/multi_fidelity.py",
         "benchmarks/data/learning_curves.json",
     ),
+    "strategies": (
+        "automl/strategies/base.py",
+        "automl/strategies/random.py",
+        "automl/strategies/mcts.py",
+        "automl/strategies/smbo.py",
+        "automl/space/configspace.py",
+        "plugins/automl-evolution/src/automl_evolution/strategy.py",
+        "benchmarks/strategies.py",
+        "benchmarks/data/lookup_table.json",
+    ),
     "multi_fidelity_training": (
         "automl/schedulers",
         "automl/engine/search.py",

@@ -55,7 +55,9 @@ def multi_fidelity_part1() -> str:
     ]
     for name, record in part["methods"].items():
         regrets = " | ".join(_regret(record["summary"], cost) for cost in costs)
-        lines.append(f"| {name} | {record['kind']} | {regrets} | {record['trials']} |")
+        trials = record["trials"]
+        per_run = sum(trials) / len(trials) if isinstance(trials, list) and trials else trials
+        lines.append(f"| {name} | {record['kind']} | {regrets} | {per_run:.0f} |")
     lines += [
         "",
         "Our best multi-fidelity method at each cost against each Optuna peer, paired by seed "
@@ -96,7 +98,64 @@ def multi_fidelity_part2() -> str:
     return "\n".join(lines)
 
 
+def strategies() -> str:
+    result = _result("strategies")
+    checkpoints = [str(point) for point in result["checkpoints"]]
+    lines = [
+        f"Mean regret (± standard error) after {', '.join(checkpoints)} trials, {result['seeds']} seeds, "
+        f"{result['architectures']} architectures, best accuracy {result['best_accuracy']:.4f}; p: Wilcoxon "
+        "signed-rank against random search, paired by seed (`benchmarks/results/strategies.json`):",
+        "",
+        f"| strategy | {' | '.join(f'regret @{point}' for point in checkpoints)} | "
+        f"{' | '.join(f'p vs random @{point}' for point in checkpoints[1:])} |",
+        f"|---|{'---|' * (2 * len(checkpoints) - 1)}",
+    ]
+    for name, summary in result["summary"].items():
+        regrets = " | ".join(_regret(summary, point) for point in checkpoints)
+        values = [summary[point].get("wilcoxon_vs_random_p") for point in checkpoints[1:]]
+        tests = " | ".join("-" if value is None else f"{value:.3g}" for value in values)
+        lines.append(f"| {name} | {regrets} | {tests} |")
+    return "\n".join(lines)
+
+
+def overhead() -> str:
+    result = _result("overhead")
+    points = ("100", "1000", "10000")
+    lines = [
+        "Per-trial time as the study grows, trivial objective (`benchmarks/results/overhead.json`): mean ms over "
+        "trials [n/2, n), the ratio last / first of those means, and at the last n the strategy's own time "
+        "(a bare ask/tell loop) against the engine's:",
+        "",
+        "| strategy | @100 ms | @1,000 ms | @10,000 ms | last / first | strategy alone / engine at the last n (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, growth in result["growth"].items():
+        cells = [f"{growth['points'][point]['mean_ms']:.3f}" if point in growth["points"] else "—" for point in points]
+        last = max(growth["points"], key=int)
+        alone = growth["bare_mean_ms"][last]
+        lines.append(
+            f"| {name} | {' | '.join(cells)} | {growth['ratio_last_over_first_mean']:.2f} | "
+            f"{alone:.3f} / {growth['engine_ms_at_last']:.3f} |"
+        )
+    lines += ["", f"Against Optuna ({result['trials']} trials × {result['rounds']} interleaved rounds):", ""]
+    lines += ["| peer | phase | ours ms / trial | peer ms / trial | ours / peer (median) | min..max |"]
+    lines += ["|---|---|---|---|---|---|"]
+    for key, entry in result["summary"].items():
+        peer, _, phase = key.rpartition(" ")
+        if peer == "optuna":  # the run names Optuna's own defaults so
+            peer = "optuna (SQLite defaults: rollback journal, synchronous=FULL; ours stays WAL + NORMAL)"
+        low, high = entry["ratio_min_max"]
+        lines.append(
+            f"| {peer} | {phase} | {1000 * entry['ours_seconds_per_trial']:.3f} | "
+            f"{1000 * entry['peer_seconds_per_trial']:.2f} | {entry['ratio_ours_over_peer']:.3f} | "
+            f"{low:.3f}..{high:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "overhead": overhead,
+    "strategies": strategies,
     "multi-fidelity-part1": multi_fidelity_part1,
     "multi-fidelity-part2": multi_fidelity_part2,
 }

@@ -38,11 +38,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import write_results  # noqa: E402
+
 from automl import space as s  # noqa: E402
 from automl.space import Candidate, SearchSpace  # noqa: E402
 
 TABLE_PATH = ROOT / "benchmarks" / "data" / "lookup_table.json"
-RESULTS_PATH = ROOT / "benchmarks" / "results" / "strategies.json"
 CHECKPOINTS = (10, 25, 50)
 EPOCHS = 10
 BATCH_SIZE = 64
@@ -349,26 +352,21 @@ def main(argv: list[str] | None = None) -> None:
             cells += f"{p_value:>17.3g}" if p_value is not None else f"{'-':>17}"
         print(f"{name:<15}{cells}")
     print("p: two-sided Wilcoxon signed-rank test over seeds, paired with random search, not corrected")
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(
-        json.dumps(
-            {
-                "table": str(TABLE_PATH.relative_to(ROOT)),
-                "architectures": len(table),
-                "best_accuracy": optimum,
-                "seeds": arguments.seeds,
-                "trials": arguments.trials,
-                "checkpoints": list(CHECKPOINTS),
-                "seconds": seconds,
-                "summary": summary,
-                "regret_curves_mean": {name: matrix.mean(axis=0).tolist() for name, matrix in regrets.items()},
-                "regret_runs": {name: matrix.round(6).tolist() for name, matrix in regrets.items()},
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        "strategies",
+        {
+            "table": str(TABLE_PATH.relative_to(ROOT)),
+            "architectures": len(table),
+            "best_accuracy": optimum,
+            "seeds": arguments.seeds,
+            "trials": arguments.trials,
+            "checkpoints": list(CHECKPOINTS),
+            "seconds": seconds,
+            "summary": summary,
+            "regret_curves_mean": {name: matrix.mean(axis=0).tolist() for name, matrix in regrets.items()},
+            "regret_runs": {name: matrix.round(6).tolist() for name, matrix in regrets.items()},
+        },
     )
-    print(f"wrote {RESULTS_PATH}")
 
 
 if __name__ == "__main__":
