@@ -86,6 +86,13 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "benchmarks/multi_fidelity.py",
         "benchmarks/data/learning_curves.json",
     ),
+    "scaling": (
+        "automl/engine/dask_runner.py",
+        "automl/engine/resources.py",
+        "automl/engine/runners.py",
+        "automl/engine/search.py",
+        "benchmarks/scaling.py",
+    ),
     "strategies": (
         "automl/strategies/base.py",
         "automl/strategies/random.py",

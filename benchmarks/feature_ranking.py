@@ -37,10 +37,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import write_results
 
 from automl.ranking import rank_file, rank_frame
 
-RESULTS = Path(__file__).resolve().parent / "results" / "feature_ranking.json"
 TARGET = "label"
 INFORMATIVE_CARDINALITIES = (4, 8, 16)
 REVEAL_PROBABILITY = (0.25, 0.22, 0.2)
@@ -267,7 +269,6 @@ def main() -> None:
     for note in notes:
         print(f"note: {note}")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "rows": arguments.rows,
         "features": len(names),
@@ -279,8 +280,7 @@ def main() -> None:
         "memory": memory,
         "notes": notes,
     }
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    write_results("feature_ranking", document)  # with the machine and provenance; quick runs elsewhere
 
 
 if __name__ == "__main__":

@@ -153,7 +153,36 @@ def overhead() -> str:
     return "\n".join(lines)
 
 
+def scaling() -> str:
+    result = _result("scaling")
+    throughput, dispatch, memory = result["throughput"], result["overhead"], result["driver_memory"]
+    runs = throughput["runs"]
+    first, last = sorted(memory["rss_bytes"], key=int)
+    rows = [
+        (
+            f"CPU-bound trials per minute ({throughput['trials']} trials): in-process / Dask 1 worker / 2 workers",
+            " / ".join(f"{runs[name]['trials_per_minute']:.0f}" for name in runs),
+        ),
+        ("speed-up 2 workers / 1 worker", f"**{throughput['speedup_2_over_1']:.2f}**"),
+        ("machine ceiling: 2 plain processes running the loop / 1", f"{throughput['machine_ceiling_2_processes']:.2f}"),
+        (
+            f"dispatch per trivial trial ({dispatch['trials']} trials): in-process / Dask 1 worker",
+            " / ".join(f"{run['ms_per_trial']:.1f} ms" for run in dispatch["runs"].values()),
+        ),
+        (
+            f"driver RSS after trial {first} / {last} (2 workers, scheduler in the driver)",
+            f"{memory['rss_bytes'][first] / 2**20:.0f} MiB / {memory['rss_bytes'][last] / 2**20:.0f} MiB "
+            f"(~{memory['growth_bytes_per_trial'] / 1024:.0f} KiB per trial)",
+        ),
+    ]
+    quick = " (`--quick`)" if result.get("quick") else ""
+    lines = [f"`benchmarks/results/scaling.json`{quick}:", "", "| measurement | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "scaling": scaling,
     "overhead": overhead,
     "strategies": strategies,
     "multi-fidelity-part1": multi_fidelity_part1,
