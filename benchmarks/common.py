@@ -86,6 +86,7 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "benchmarks/multi_fidelity.py",
         "benchmarks/data/learning_curves.json",
     ),
+    "cli_startup": ("automl/cli", "automl/__init__.py", "benchmarks/cli_startup.py"),
     "scaling": (
         "automl/engine/dask_runner.py",
         "automl/engine/resources.py",

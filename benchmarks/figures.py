@@ -181,7 +181,27 @@ def scaling() -> str:
     return "\n".join(lines)
 
 
+def cli_startup() -> str:
+    result = _result("cli_startup")
+    lines = [
+        f"`benchmarks/results/cli_startup.json`, {result['rounds']} interleaved rounds (goal: each `--help` "
+        f"within {float(result['goal_seconds']):g} s):",
+        "",
+        "| command | median s | ratio to `python -c pass` | heavy imports |",
+        "|---|---|---|---|",
+    ]
+    for name, entry in result["commands"].items():
+        ratio = entry.get("ratio_to_python")
+        heavy = entry.get("heavy_imports")
+        lines.append(
+            f"| `{name}` | {entry['median_seconds']:.3f} | {'-' if ratio is None else f'{ratio:.1f}x'} | "
+            f"{'-' if heavy is None else ', '.join(heavy) or 'none'} |"
+        )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "cli-startup": cli_startup,
     "scaling": scaling,
     "overhead": overhead,
     "strategies": strategies,
