@@ -87,6 +87,13 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "benchmarks/data/learning_curves.json",
     ),
     "cli_startup": ("automl/cli", "automl/__init__.py", "benchmarks/cli_startup.py"),
+    "compile": (
+        "automl/nn/compile.py",
+        "automl/nn/ops.py",
+        "automl/nn/registry.py",
+        "search_spaces",
+        "benchmarks/compile.py",
+    ),
     "scaling": (
         "automl/engine/dask_runner.py",
         "automl/engine/resources.py",
