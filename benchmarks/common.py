@@ -94,6 +94,14 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "search_spaces",
         "benchmarks/compile.py",
     ),
+    "darts_pt": (
+        "automl/nn/supernet.py",
+        "automl/nn/mixed_ops.py",
+        "automl/strategies/darts.py",
+        "search_spaces/darts_cell.py",
+        "benchmarks/darts_pt.py",
+        "benchmarks/hand_darts.py",
+    ),
     "scaling": (
         "automl/engine/dask_runner.py",
         "automl/engine/resources.py",
