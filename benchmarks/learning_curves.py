@@ -74,30 +74,6 @@ def table_space(x: Any) -> Any:
     return s.op.linear(x, units=s.OUTPUTS)
 
 
-def enumerate_candidates(space: SearchSpace) -> Iterator[Candidate]:
-    """Every candidate of a finite space, depth first, each decision's values in their declared order.
-
-    Each candidate's decisions are in traversal order, as ``space.replay`` makes
-    them, so ``candidate.key`` is the key ``canonical_key`` gives any candidate
-    with the same decisions.
-    """
-    stack: list[dict[str, Any]] = [{}]
-    while stack:
-        prefix = stack.pop()
-        architecture = space.new()
-        for path, value in prefix.items():
-            architecture.assign(path, value)
-        decision = architecture.next_decision()
-        if decision is None:
-            yield Candidate(architecture.decisions)
-            continue
-        path, hyperparameter = decision
-        values = hyperparameter.finite_values()
-        if values is None:
-            raise ValueError(f"{path} is continuous ({hyperparameter.describe()}); the table needs a finite space")
-        stack.extend({**prefix, path: value} for value in reversed(list(values)))
-
-
 def canonical_key(space: SearchSpace, candidate: Any) -> str:
     """The table key of a candidate whatever the order (or number types) of its decisions."""
     return Candidate(space.replay(candidate).decisions).key
@@ -180,6 +156,8 @@ def write_table(document: dict[str, Any], path: Path = TABLE_PATH) -> None:
 
 
 def build_table(workers: int = 1) -> dict[str, Any]:
+    from benchmarks.strategies import enumerate_candidates  # the lookup-table benchmark's depth-first walk
+
     candidates = list(enumerate_candidates(table_space))
     print(f"training {len(candidates)} candidates x {MAX_EPOCHS} epochs with {workers} worker(s)...", flush=True)
     started = time.time()
