@@ -8,8 +8,14 @@ recall of the informative features in its top 3.
 Methods: our ``mi``, ``outrank`` and ``3mr`` (in memory, and ``outrank`` on the CSV),
 scikit-learn's ``mutual_info_classif(discrete_features=True)`` and
 ``adjusted_mutual_info_score``, and the ``outrank`` PyPI package (Škrlj & Mramor, 2023)
-through its CLI on the same CSV (``pip install outrank 'xxhash<4'``; skipped with the
-reason if it is missing or fails).
+through its CLI on the same CSV (install it in an environment of its own, e.g.
+``python -m venv /tmp/outrank && /tmp/outrank/bin/pip install outrank 'xxhash<4'``, and pass
+``--outrank /tmp/outrank/bin/outrank``; without it the run says so in a note).
+
+Timing is like for like: the in-process methods are all warm (each called once first) and
+run in interleaved rounds; the two command-line tools (``automl rank`` and the package's
+CLI) both run cold, each call a fresh process on the same CSV, alternating. Each ratio is
+the median over rounds of the per-round ratio, with its spread (min-max).
 
 ``--memory`` adds the peak RSS of ranking a 5,000,000-row CSV generated on the fly into a
 temporary directory, measured in a subprocess with ``resource.getrusage``.
@@ -23,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -39,7 +44,7 @@ import pyarrow.csv as pa_csv
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write_results
+from common import interleaved, median, write_results
 
 from automl.ranking import rank_file, rank_frame
 
@@ -98,25 +103,21 @@ def recall_at_3(ranked: list[str]) -> float:
     return len(set(ranked[:3]) & set(informative_names())) / 3
 
 
-def timed(function: Callable[[], list[str]]) -> tuple[float, list[str]]:
-    start = time.perf_counter()
-    ranked = function()
-    return time.perf_counter() - start, ranked
-
-
 def order_by(scores: np.ndarray, names: list[str]) -> list[str]:
     return [names[index] for index in np.argsort(-np.asarray(scores), kind="stable")]
 
 
-def run_outrank_package(csv_path: Path, workdir: Path, workers: int) -> tuple[float, list[str]] | str:
+def run_outrank_package(
+    csv_path: Path, workdir: Path, workers: int, executable: str | None
+) -> tuple[float, list[str]] | str:
     """Time the ``outrank`` package's CLI on the CSV; a string says why it could not run."""
-    executable = shutil.which("outrank") or str(Path(sys.executable).parent / "outrank")
-    if not Path(executable).exists():
-        return "outrank package not installed (pip install outrank 'xxhash<4')"
+    if executable is None or not Path(executable).exists():
+        return "outrank package not found: install it in its own environment and pass --outrank PATH_TO_ITS_CLI"
     data_folder = workdir / "outrank_data"
     data_folder.mkdir(exist_ok=True)
     os.link(csv_path, data_folder / "data.csv") if not (data_folder / "data.csv").exists() else None
     output = workdir / "outrank_output"
+    shutil.rmtree(output, ignore_errors=True)  # each round writes afresh
     command = [
         executable, "--task", "ranking", "--data_source", "csv-raw", "--data_path", str(data_folder),
         "--label_column", TARGET, "--heuristic", "MI-numba-randomized", "--target_ranking_only", "True",
@@ -180,18 +181,67 @@ def measure_memory(rows: int, seed: int, workers: int) -> dict[str, object]:
     }
 
 
+def package_version(executable: str | None) -> str | None:
+    """The outrank package's version, asked of the interpreter that runs its CLI."""
+    if executable is None or not Path(executable).exists():
+        return None
+    interpreter = Path(executable).parent / "python"
+    script = "import importlib.metadata as metadata; print(metadata.version('outrank'))"
+    completed = subprocess.run([str(interpreter), "-c", script], capture_output=True, text=True)
+    return completed.stdout.strip() or None if completed.returncode == 0 else None
+
+
+def ours_cli(csv_path: Path, workdir: Path, workers: int) -> tuple[float, list[str]] | str:
+    """Time ``automl rank`` on the CSV in a fresh process, as the package's CLI is timed."""
+    executable = Path(sys.executable).parent / "automl"
+    output = workdir / "ours_ranking.json"
+    command = [
+        str(executable), "rank", str(csv_path), "--target", TARGET, "--ranker", "outrank", "--all-categorical",
+        "--workers", str(workers), "--output", str(output),
+    ]  # fmt: skip
+    start = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT)
+    elapsed = time.perf_counter() - start
+    if completed.returncode != 0:
+        raise RuntimeError(f"automl rank failed (exit {completed.returncode}): {completed.stderr.strip()[-300:]}")
+    return elapsed, [row["feature"] for row in json.loads(output.read_text())["features"]]
+
+
+def summarise(
+    method: str, seconds: list[float], reference: list[float], ranked: list[str], timing: str
+) -> dict[str, object]:
+    """One table row: the median time, the median of the per-round ratios to ours and their spread."""
+    ratios = [value / base for value, base in zip(seconds, reference, strict=True)]
+    return {
+        "method": method,
+        "timing": timing,
+        "rounds": len(seconds),
+        "seconds": round(median(seconds), 3),
+        "ratio_to_ours": round(median(ratios), 2),
+        "ratio_spread": [round(min(ratios), 2), round(max(ratios), 2)],
+        "recall_at_3": round(recall_at_3(ranked), 3),
+        "top_3": ranked[:3],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the in-process methods")
+    parser.add_argument("--cold-rounds", type=int, default=3, help="interleaved rounds of the two CLIs")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS on a 5,000,000-row CSV")
     parser.add_argument("--memory-rows", type=int, default=5_000_000)
+    parser.add_argument(
+        "--outrank", default=shutil.which("outrank"), help="the outrank package's CLI (default: the one on PATH)"
+    )
     parser.add_argument("--skip-package", action="store_true", help="do not run the outrank PyPI package")
-    parser.add_argument("--quick", action="store_true", help="20,000 rows: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="20,000 rows, 2 rounds and 1 cold round: a smoke run")
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.rows = min(arguments.rows, 20_000)
+        arguments.rounds, arguments.cold_rounds = min(arguments.rounds, 2), min(arguments.cold_rounds, 1)
 
     from sklearn.feature_selection import mutual_info_classif
     from sklearn.metrics import adjusted_mutual_info_score
@@ -202,69 +252,108 @@ def main() -> None:
     target = data[TARGET]
     results: list[dict[str, object]] = []
     notes: list[str] = []
+    rankings: dict[str, list[str]] = {}
+
+    def ranked_by(method: str, function: Callable[[], list[str]]) -> Callable[[], None]:
+        def run() -> None:
+            rankings[method] = function()
+
+        return run
 
     def ours(ranker: str) -> Callable[[], list[str]]:
-        return lambda: rank_frame(
-            data, TARGET, ranker=ranker, categorical=True, seed=arguments.seed, workers=arguments.workers
-        ).features
+        return lambda: (
+            rank_frame(
+                data, TARGET, ranker=ranker, categorical=True, seed=arguments.seed, workers=arguments.workers
+            ).features
+        )
 
-    measurements: dict[str, tuple[float, list[str]]] = {}
-    rank_frame(data, TARGET, categorical=True)  # warm-up: imports, thread pool start
-    for ranker in ("mi", "outrank", "3mr"):
-        measurements[f"ours {ranker}"] = timed(ours(ranker))
-    measurements["sklearn mutual_info_classif(discrete)"] = timed(
-        lambda: order_by(mutual_info_classif(matrix, target, discrete_features=True, random_state=0), names)
-    )
-    measurements["sklearn adjusted_mutual_info_score"] = timed(
-        lambda: order_by(np.array([adjusted_mutual_info_score(target, column) for column in matrix.T]), names)
-    )
     with tempfile.TemporaryDirectory() as directory:
         workdir = Path(directory)
         csv_path = workdir / "data.csv"
         write_csv(csv_path, arguments.rows, arguments.seed, chunk_rows=arguments.rows)
-        measurements["ours outrank, from CSV"] = timed(
-            lambda: rank_file(
-                csv_path, TARGET, categorical=True, seed=arguments.seed, workers=arguments.workers
-            ).features
-        )
+        # Warm, in one process: every method is called once before timing (imports, thread pools,
+        # caches), then the rounds run them back to back, the order reversed every other round.
+        warm = {
+            "ours mi": ours("mi"),
+            "ours outrank": ours("outrank"),
+            "ours 3mr": ours("3mr"),
+            "ours outrank, from the CSV": lambda: (
+                rank_file(csv_path, TARGET, categorical=True, seed=arguments.seed, workers=arguments.workers).features
+            ),
+            "sklearn mutual_info_classif(discrete)": lambda: order_by(
+                mutual_info_classif(matrix, target, discrete_features=True, random_state=0), names
+            ),
+            "sklearn adjusted_mutual_info_score": lambda: order_by(
+                np.array([adjusted_mutual_info_score(target, column) for column in matrix.T]), names
+            ),
+        }
+        contenders = {method: ranked_by(method, function) for method, function in warm.items()}
+        for run in contenders.values():
+            run()
+        seconds = interleaved(contenders, arguments.rounds)
+        for method in warm:
+            results.append(summarise(method, seconds[method], seconds["ours outrank"], rankings[method], "warm"))
+
+        # Cold, each call a fresh process from the same CSV (interpreter start, imports and the package's
+        # numba compilation counted for both), the two CLIs alternating.
         if arguments.skip_package:
             notes.append("outrank package: skipped (--skip-package)")
+        elif isinstance(probe := run_outrank_package(csv_path, workdir, arguments.workers, arguments.outrank), str):
+            notes.append(probe)
         else:
-            outcome = run_outrank_package(csv_path, workdir, arguments.workers)
-            if isinstance(outcome, str):
-                notes.append(outcome)
-            else:
-                measurements["outrank package (CLI, MI-numba-randomized), from CSV"] = outcome
-
-    in_memory_reference = measurements["ours outrank"][0]
-    csv_reference = measurements["ours outrank, from CSV"][0]
-    for method, (seconds, ranked) in measurements.items():
-        reference = csv_reference if "CSV" in method else in_memory_reference
-        results.append(
-            {
-                "method": method,
-                "seconds": round(seconds, 3),
-                "ratio_to_ours": round(seconds / reference, 2),
-                "recall_at_3": round(recall_at_3(ranked), 3),
-                "top_3": ranked[:3],
-            }
-        )
+            cold_seconds: dict[str, list[float]] = {"ours": [], "package": []}
+            for round_index in range(arguments.cold_rounds):
+                order = ("package", "ours") if round_index % 2 else ("ours", "package")
+                for contender in order:
+                    outcome = (
+                        ours_cli(csv_path, workdir, arguments.workers)
+                        if contender == "ours"
+                        else run_outrank_package(csv_path, workdir, arguments.workers, arguments.outrank)
+                    )
+                    if isinstance(outcome, str):
+                        raise RuntimeError(outcome)
+                    cold_seconds[contender].append(outcome[0])
+                    rankings[contender] = outcome[1]
+            results.append(
+                summarise(
+                    "ours outrank, automl rank CLI on the CSV",
+                    cold_seconds["ours"],
+                    cold_seconds["ours"],
+                    rankings["ours"],
+                    "cold",
+                )
+            )
+            results.append(
+                summarise(
+                    "outrank package (CLI, MI-numba-randomized) on the CSV",
+                    cold_seconds["package"],
+                    cold_seconds["ours"],
+                    rankings["package"],
+                    "cold",
+                )
+            )
+            notes.append(f"outrank package: untimed first run (numba cache) took {probe[0]:.1f} s")
     memory = measure_memory(arguments.memory_rows, arguments.seed, arguments.workers) if arguments.memory else None
 
     print(f"{arguments.rows} rows x {len(names)} categorical features; informative: {', '.join(informative_names())}")
-    print("ratio_to_ours = time / time of ours outrank on the same input (in memory, or the CSV file)")
-    header = f"{'method':<56} {'seconds':>9} {'ratio':>8} {'recall@3':>9}  top 3"
+    print(
+        "ratio = median over interleaved rounds of time / time of ours outrank in the same round "
+        "(warm: in memory, one process; cold: each CLI in a fresh process on the same CSV)"
+    )
+    header = f"{'method':<56} {'timing':>6} {'seconds':>9} {'ratio':>8} {'spread':>13} {'recall@3':>9}  top 3"
     print(header)
     print("-" * len(header))
     for row in results:
+        low, high = row["ratio_spread"]
         print(
-            f"{row['method']:<56} {row['seconds']:>9.3f} {row['ratio_to_ours']:>8.2f} "
-            f"{row['recall_at_3']:>9.2f}  {', '.join(row['top_3'])}"
+            f"{row['method']:<56} {row['timing']:>6} {row['seconds']:>9.3f} {row['ratio_to_ours']:>8.2f} "
+            f"{f'{low:.2f}-{high:.2f}':>13} {row['recall_at_3']:>9.2f}  {', '.join(row['top_3'])}"
         )
     if memory is not None:
         print(
-            f"{memory['method']:<56} {memory['seconds']:>9.3f} {'':>8} {memory['recall_at_3']:>9.2f}  "
-            f"peak RSS {memory['peak_rss_mib']:.0f} MiB on {memory['rows']} rows ({memory['csv_mib']:.0f} MiB CSV)"
+            f"{memory['method']:<56} {'cold':>6} {memory['seconds']:>9.3f} {'':>8} {'':>13} "
+            f"{memory['recall_at_3']:>9.2f}  peak RSS {memory['peak_rss_mib']:.0f} MiB on {memory['rows']} rows "
+            f"({memory['csv_mib']:.0f} MiB CSV)"
         )
     for note in notes:
         print(f"note: {note}")
@@ -274,8 +363,9 @@ def main() -> None:
         "features": len(names),
         "informative": informative_names(),
         "workers": arguments.workers,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
+        "rounds": arguments.rounds,
+        "cold_rounds": arguments.cold_rounds,
+        "outrank_package_version": package_version(arguments.outrank),
         "results": results,
         "memory": memory,
         "notes": notes,

@@ -231,7 +231,42 @@ def darts_pt() -> str:
     return "\n".join(lines)
 
 
+def feature_ranking() -> str:
+    result = _result("feature_ranking")
+    machine = result["machine"]
+    lines = [
+        f"`benchmarks/feature_ranking.py` ({result['rows']:,} rows × {result['features']} categorical features: "
+        f"{len(result['informative'])} informative among {result['features'] - len(result['informative'])} noise "
+        f"features of 2 to {result['rows']:,} values; {result['workers']} workers; {machine['cpus']} cores, "
+        f"{machine['cpu']}). Warm: in one process, each method called once before timing, "
+        f"{result['rounds']} interleaved rounds; cold: each command a fresh process on the same CSV, "
+        f"{result['cold_rounds']} alternating rounds. Time / ours is the median of the per-round ratios "
+        "to our `outrank` of the same kind, with its spread:",
+        "",
+        "| method | timing | seconds (median) | time / ours | spread | recall of informative in top 3 |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in result["results"]:
+        low, high = row["ratio_spread"]
+        if row["method"].startswith("outrank package") and result.get("outrank_package_version"):
+            row = {**row, "method": f"{row['method']}, version {result['outrank_package_version']}"}
+        lines.append(
+            f"| {row['method']} | {row['timing']} | {row['seconds']:.3g} | {row['ratio_to_ours']:.3g} | "
+            f"{low:.3g}–{high:.3g} | {row['recall_at_3']:.2f} |"
+        )
+    memory = result.get("memory")
+    if memory:
+        lines.append(
+            f"| {memory['method']}, {memory['rows']:,} rows ({memory['csv_mib']:.0f} MiB CSV) | cold | "
+            f"{memory['seconds']:.3g} | — | — | {memory['recall_at_3']:.2f}, "
+            f"peak RSS {memory['peak_rss_mib']:.0f} MiB |"
+        )
+    lines += [f"\nNote: {note}" for note in result.get("notes", [])]
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "feature-ranking": feature_ranking,
     "darts-pt": darts_pt,
     "cli-startup": cli_startup,
     "scaling": scaling,
@@ -251,15 +286,20 @@ def documents() -> list[Path]:
 
 
 def rewritten(text: str) -> tuple[str, list[str]]:
-    """The text with every block rendered again, and the names of blocks without a renderer."""
+    """The text with every block rendered again, and what could not be rendered (unknown block, old result)."""
     unknown: list[str] = []
 
     def render(match: re.Match[str]) -> str:
         name = match["name"]
         if name not in RENDERERS:
-            unknown.append(name)
+            unknown.append(f"no renderer for the block figures:{name}")
             return match[0]
-        return f"{match[1]}{RENDERERS[name]()}\n{match[4]}"
+        try:
+            return f"{match[1]}{RENDERERS[name]()}\n{match[4]}"
+        except (OSError, KeyError, TypeError, ValueError) as error:
+            unknown.append(f"the block figures:{name} cannot be rendered ({type(error).__name__}: {error}); "
+                           "rerun its benchmark")  # fmt: skip
+            return match[0]
 
     return BLOCK.sub(render, text), unknown
 
@@ -271,7 +311,7 @@ def problems() -> list[str]:
         text = path.read_text()
         fresh, unknown = rewritten(text)
         where = path.relative_to(ROOT)
-        found.extend(f"{where}: no renderer for the block figures:{name}" for name in unknown)
+        found.extend(f"{where}: {problem}" for problem in unknown)
         if fresh != text:
             found.append(f"{where}: figures differ from the result files (run python benchmarks/figures.py)")
     for name, paths in MEASURED.items():
@@ -297,13 +337,17 @@ def main(argv: list[str] | None = None) -> int:
         for problem in found:
             print(problem)
         return 1 if found else 0
+    failed = False
     for path in documents():
         text = path.read_text()
-        fresh, _ = rewritten(text)
+        fresh, unrendered = rewritten(text)
+        for problem in unrendered:
+            print(f"{path.relative_to(ROOT)}: {problem}")
+            failed = True
         if fresh != text:
             path.write_text(fresh)
             print(f"rewrote the figures in {path.relative_to(ROOT)}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
