@@ -198,6 +198,9 @@ def machine() -> dict[str, Any]:
         "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        # other work on the machine when the result was written (1, 5, 15 minutes): a loaded machine slows
+        # absolute times; interleaved ratios suffer less
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         **versions,
     }
 

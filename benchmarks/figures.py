@@ -231,6 +231,11 @@ def darts_pt() -> str:
     return "\n".join(lines)
 
 
+def _load(machine: dict[str, Any]) -> str:
+    load = machine.get("load_average")
+    return "" if not load else f", load average {load[1]:.1f} over the 5 minutes before the result was written"
+
+
 def feature_ranking() -> str:
     result = _result("feature_ranking")
     machine = result["machine"]
@@ -238,7 +243,7 @@ def feature_ranking() -> str:
         f"`benchmarks/feature_ranking.py` ({result['rows']:,} rows × {result['features']} categorical features: "
         f"{len(result['informative'])} informative among {result['features'] - len(result['informative'])} noise "
         f"features of 2 to {result['rows']:,} values; {result['workers']} workers; {machine['cpus']} cores, "
-        f"{machine['cpu']}). Warm: in one process, each method called once before timing, "
+        f"{machine['cpu']}{_load(machine)}). Warm: in one process, each method called once before timing, "
         f"{result['rounds']} interleaved rounds; cold: each command a fresh process on the same CSV, "
         f"{result['cold_rounds']} alternating rounds. Time / ours is the median of the per-round ratios "
         "to our `outrank` of the same kind, with its spread:",
