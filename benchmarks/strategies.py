@@ -164,11 +164,14 @@ def load_table() -> dict[str, float]:
 
 
 # -------------------------------------------------------------------------------------------- runners
-Runner = Callable[[dict[str, float], int, int], list[float]]
+Runner = Callable[[dict[str, float], int, int], list[float | None]]
 
 
-def run_strategy(name: str, table: dict[str, float], seed: int, trials: int) -> list[float]:
-    """Scores in trial order for one of our strategies through ``automl.search`` (objective = table look-up)."""
+def run_strategy(name: str, table: dict[str, float], seed: int, trials: int) -> list[float | None]:
+    """Scores in trial order for one of our strategies through ``automl.search`` (objective = table look-up).
+
+    A failed trial is kept as None: it cost a trial and found nothing.
+    """
     import automl
 
     with tempfile.TemporaryDirectory() as directory:
@@ -180,10 +183,22 @@ def run_strategy(name: str, table: dict[str, float], seed: int, trials: int) -> 
             objective=lambda candidate: table[candidate.key],
             study=Path(directory) / "study.db",
         )
-        return [trial.score for trial in study.trials if trial.score is not None]
+        return [trial.score for trial in sorted(study.trials, key=lambda trial: trial.number)]
 
 
-def run_tpe(table: dict[str, float], seed: int, trials: int) -> list[float]:
+def run_uniform(table: dict[str, float], seed: int, trials: int) -> list[float | None]:
+    """Architectures drawn uniformly from the table (with replacement): the baseline random search is not.
+
+    Random search samples each decision in turn (as Optuna's and NNI's random samplers do), so
+    an architecture's chance depends on how many decisions it has; here each of the table's
+    architectures is equally likely.
+    """
+    keys = sorted(table)
+    rng = np.random.default_rng(seed)
+    return [table[keys[index]] for index in rng.integers(0, len(keys), trials)]
+
+
+def run_tpe(table: dict[str, float], seed: int, trials: int) -> list[float | None]:
     """Optuna's TPE, define-by-run over the same tree (suggest_categorical by path name)."""
     import optuna
 
@@ -204,7 +219,7 @@ def run_tpe(table: dict[str, float], seed: int, trials: int) -> list[float]:
     return scores
 
 
-def run_smac_direct(table: dict[str, float], seed: int, trials: int) -> list[float]:
+def run_smac_direct(table: dict[str, float], seed: int, trials: int) -> list[float | None]:
     """SMAC's HyperparameterOptimizationFacade with its defaults, on the ConfigSpace export."""
     import warnings
 
@@ -261,9 +276,11 @@ def _ours(name: str) -> Runner:
 
 
 # ------------------------------------------------------------------------------------------- analysis
-def best_so_far(scores: list[float], trials: int) -> np.ndarray:
-    padded = list(scores) + [scores[-1] if scores else 0.0] * (trials - len(scores))
-    return np.maximum.accumulate(np.array(padded[:trials]))
+def best_so_far(scores: list[float | None], trials: int) -> np.ndarray:
+    """Best accuracy after each trial; a failed trial (None) and a trial never run count as accuracy 0."""
+    counted = [0.0 if score is None else score for score in scores[:trials]]
+    counted += [0.0] * (trials - len(counted))
+    return np.maximum.accumulate(np.array(counted))
 
 
 def summarise(regrets: dict[str, np.ndarray], baseline: str) -> dict[str, Any]:
@@ -298,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes for --build-table")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=50)
-    parser.add_argument("--only", nargs="*", help="run only these (random mcts smbo evolution tpe smac)")
+    parser.add_argument("--only", nargs="*", help="run only these (random uniform mcts smbo evolution tpe smac)")
     parser.add_argument("--quick", action="store_true", help="3 seeds x 20 trials: a smoke run")
     arguments = parser.parse_args(argv)
     if arguments.quick:
@@ -311,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     optimum = max(table.values())
     runners: dict[str, Runner] = {
         "random": _ours("random"),
+        "uniform architectures": run_uniform,
         "mcts": _ours("mcts"),
         "smbo": _ours("smbo"),
         "evolution": _ours("evolution"),
@@ -334,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
         regrets[name] = np.array(rows)
         seconds[name] = time.time() - started
         print(f"  {name}: {seconds[name]:.1f} s", flush=True)
-    order = ["random", "mcts", "smbo", "evolution", "tpe (optuna)", "smac (direct)"]
+    order = ["random", "uniform architectures", "mcts", "smbo", "evolution", "tpe (optuna)", "smac (direct)"]
     regrets = {name: regrets[name] for name in sorted(regrets, key=lambda n: order.index(n) if n in order else 99)}
     summary = summarise(regrets, "random")
 
