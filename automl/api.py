@@ -241,10 +241,16 @@ def search(
     storage = None
     runner = None
     try:
-        if fresh:
-            _move_aside(study)
-        storage = StudyStorage(study, create=True)
-        _check_resume(storage, config, resume)
+        if not fresh and study.exists():
+            storage = StudyStorage(study, create=True)
+            _check_resume(storage, config, resume)  # misuse is refused before a cluster starts
+        # Connect before anything is stored or moved aside: a cluster that cannot be reached leaves the study as it was.
+        runner = _runner(evaluator, config, trial_limits)
+        if storage is None:
+            if fresh:
+                _move_aside(study)
+            storage = StudyStorage(study, create=True)
+            _check_resume(storage, config, resume)
         previous_runner = storage.meta().get("runner")
         storage.set_meta(
             {
@@ -270,7 +276,6 @@ def search(
         def report(key: str, value: Any) -> None:
             storage.set_meta({f"strategy.{key}": value})
 
-        runner = _runner(evaluator, config, trial_limits)
         from automl.engine.runners import InProcessRunner
 
         runner = runner or InProcessRunner(evaluator)

@@ -154,12 +154,18 @@ class DaskRunner:
         try:
             client = distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
-            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {address}: {error}; check the address, or start a scheduler "
+                f"there (dask scheduler), or run on this machine with --workers N instead"
+            ) from None
         try:
             client.wait_for_workers(1, timeout=CONNECT_SECONDS)
         except (TimeoutError, distributed.TimeoutError):
             client.close()
-            raise ClusterError(f"the Dask scheduler at {address} has no workers (waited {CONNECT_SECONDS} s)") from None
+            raise ClusterError(
+                f"the Dask scheduler at {address} has no workers (waited {CONNECT_SECONDS} s); "
+                f"start some with: dask worker {address}"
+            ) from None
         return client
 
     def _scatter(self) -> distributed.Future:

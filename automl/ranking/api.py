@@ -64,6 +64,13 @@ def _rank_source(
             f"target column '{target}' not found in {source.name}; columns are: {_describe_columns(source.columns)}"
         )
     features = [name for name in source.columns if name != target]
+    if not isinstance(categorical, bool):
+        unknown = [name for name in categorical if name not in features]
+        if unknown:
+            raise RankingInputError(
+                f"categorical column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} not among the "
+                f"features of {source.name}; columns are: {_describe_columns(source.columns)}"
+            )
     if not features:
         raise RankingInputError(f"{source.name} has no feature columns besides the target '{target}'")
     ranker_instance = resolve_ranker(ranker, rankers)

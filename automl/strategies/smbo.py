@@ -217,6 +217,9 @@ class SMBOStrategy(Strategy):
         self.outcomes: dict[Any, tuple[float, bool]] = {}  # key -> (cost, completed) told
         self.seen: set[str] = set()  # candidate keys asked or told, at any budget
         self.worst_cost: float | None = None
+        # Every failure told to SMAC (and its shadows), so their cost follows the scores told later.
+        self.failures: list[tuple[Any, Any]] = []  # (key, TrialInfo)
+        self.told_failure_cost: float | None = None
         self.best_cost: float | None = None
         self.exhausted = False
         self.fallback_rng = np.random.default_rng([int(context.seed), 11])  # its own stream, apart from SMAC's
@@ -282,7 +285,7 @@ class SMBOStrategy(Strategy):
             rung = self._rung_of_smac_budget(info.budget) if self.fidelity is not None else None
             key = self._key(candidate.key, rung)
             if key in self.outcomes:
-                self.smac.tell(info, self._trial_value(*self.outcomes[key]), save=False)
+                self._tell_smac(key, info, *self.outcomes[key])
                 continue
             if key in self.pending:
                 self.shadows.setdefault(key, []).append(info)
@@ -412,10 +415,41 @@ class SMBOStrategy(Strategy):
         else:
             outcome = (self._failure_cost(), False)
         self.outcomes[key] = outcome
-        self.smac.tell(info, self._trial_value(*outcome), save=False)
+        self._tell_smac(key, info, *outcome)
         if key not in self.pending:
             for shadow in self.shadows.pop(key, []):
-                self.smac.tell(shadow, self._trial_value(*outcome), save=False)
+                self._tell_smac(key, shadow, *outcome)
+        self._update_failure_costs()
+
+    def _tell_smac(self, key: Any, info: Any, cost: float, completed: bool) -> None:
+        if not completed:
+            self.failures.append((key, info))
+            self.told_failure_cost = cost
+        self.smac.tell(info, self._trial_value(cost, completed), save=False)
+
+    def _update_failure_costs(self) -> None:
+        """Keep every failure's cost worse than any score told since: a failure told before the first
+        score (cost 1.0, no scale known yet) must not look better to SMAC's model than the trials
+        that come later, or the acquisition search starts from the crashed candidate."""
+        if not self.failures or self.crash_cost is not None:
+            return
+        cost = self._failure_cost()
+        if cost == self.told_failure_cost:
+            return
+        from smac.runhistory.enumerations import StatusType
+
+        for key, info in self.failures:
+            self.outcomes[key] = (cost, False)
+            self.smac.runhistory.add(
+                config=info.config,
+                cost=cost,
+                status=StatusType.CRASHED,
+                instance=info.instance,
+                seed=info.seed,
+                budget=info.budget,
+                force_update=True,
+            )
+        self.told_failure_cost = cost
 
     def _as_smac_built(self, configuration: Any) -> Any:
         """The configuration as SMAC builds it, so SMAC's run history finds the trial it asked for.

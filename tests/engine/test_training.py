@@ -2,10 +2,12 @@
 
 import pytest
 import torch
+from torch import nn
 
 import automl
 from automl import space as s
 from automl.data import load_dataset, split_dataset
+from automl.nn import compile_architecture
 
 
 @s.search_space
@@ -96,7 +98,82 @@ def test_export_loads_without_the_space(tmp_path):
     assert retrained["weights"].exists()
 
 
-@pytest.mark.parametrize("device", ["cpu", "auto"])
-def test_device_option(tmp_path, device):
-    study = automl.search(small_mlp, "wine", trials=1, epochs=1, device=device, study=tmp_path / f"{device}.db")
-    assert study.trials[0].status == "complete"
+# ---------------------------------------------------------------------------------------------------------------
+# --device auto|cpu|cuda: which device a search trains on, and that the trainer really puts everything there.
+
+
+class StopTraining(Exception):
+    """Raised by a spy once it has seen what it came for: no need to train on."""
+
+
+@pytest.mark.parametrize(
+    ("requested", "cuda_available", "expected"),
+    [
+        ("auto", False, "cpu"),
+        ("auto", True, "cuda"),
+        ("cpu", True, "cpu"),
+        ("cuda", True, "cuda"),
+    ],
+)
+def test_device_option_picks_the_device_trials_train_on(
+    tmp_path, monkeypatch, requested: str, cuda_available: bool, expected: str
+) -> None:
+    """``auto`` is CUDA exactly when torch sees it; ``cpu`` stays on the CPU even then. CUDA's presence is
+    faked and training is stopped before it starts, so nothing is allocated on a GPU."""
+    import automl.engine.evaluation
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_available)
+    devices: list[torch.device] = []
+
+    def spy(module, splits, settings, seed, device, **options):
+        devices.append(device)
+        raise StopTraining(f"asked to train on {device}")
+
+    monkeypatch.setattr(automl.engine.evaluation, "train_model", spy)
+    study = automl.search(small_mlp, "wine", trials=1, epochs=1, device=requested, study=tmp_path / "d.db")
+    assert devices == [torch.device(expected)]
+    assert f"asked to train on {expected}" in study.trials[0].error
+
+
+@pytest.mark.parametrize(("cuda_available", "expected"), [(False, "cpu"), (True, "cuda")])
+def test_auto_device_resolves_to_cuda_only_when_torch_sees_it(monkeypatch, cuda_available: bool, expected: str):
+    from automl.training import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_available)
+    assert resolve_device("auto") == torch.device(expected)
+    assert resolve_device() == torch.device(expected)  # auto is the default
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_cuda_without_a_gpu_stops_the_search_before_it_writes_a_study(tmp_path, monkeypatch) -> None:
+    from automl.api import SearchSetupError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SearchSetupError, match=r"no CUDA device is available; use --device auto or cpu"):
+        automl.search(small_mlp, "wine", trials=1, epochs=1, device="cuda", study=tmp_path / "c.db")
+    with pytest.raises(SearchSetupError, match=r"unknown device 'gpu'; use auto, cpu or cuda"):
+        automl.search(small_mlp, "wine", trials=1, epochs=1, device="gpu", study=tmp_path / "c.db")
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_trainer_puts_the_model_and_every_batch_on_the_device_it_is_given(monkeypatch) -> None:
+    """Checked on torch's "meta" device, which every machine has: a model or batch left on the CPU shows."""
+    from automl.training import TrainingSettings, train_model
+
+    splits = split_dataset(load_dataset("wine"), seed=0)
+    compiled = compile_architecture(small_mlp.default(), splits.input_shape, splits.num_outputs)
+    module = compiled.module
+    seen: dict[str, set[torch.device]] = {"features": set(), "target": set(), "parameters": set()}
+
+    class SpyLoss(nn.CrossEntropyLoss):
+        def forward(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            seen["features"].add(outputs.device)
+            seen["target"].add(target.device)
+            seen["parameters"] |= {parameter.device for parameter in module.parameters()}
+            raise StopTraining  # the first batch is enough: the meta device holds no values to train on
+
+    monkeypatch.setattr(nn, "CrossEntropyLoss", SpyLoss)
+    with pytest.raises(StopTraining):
+        train_model(module, splits, TrainingSettings(epochs=1, batch_size=16), 0, torch.device("meta"))
+    meta = {torch.device("meta")}
+    assert seen == {"features": meta, "target": meta, "parameters": meta}
