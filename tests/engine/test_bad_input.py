@@ -49,6 +49,7 @@ class Case:
     arguments: list[str]
     expected: str  # a part of the one error line that names what is wrong
     prepare: list[str] = field(default_factory=list)  # names of extra files to make in the case's folder
+    environment: dict[str, str] = field(default_factory=dict)  # set for the command
 
 
 CASES = [
@@ -67,7 +68,8 @@ CASES = [
     Case("zero batch size", [*SEARCH, "--batch-size", "0"], "batch_size"),
     Case("negative learning rate", [*SEARCH, "--learning-rate", "-1"], "learning_rate"),
     Case("unknown device", [*SEARCH, "--device", "quantum"], "unknown device"),
-    Case("cuda without a GPU", [*SEARCH, "--device", "cuda"], "no CUDA device"),
+    # the machine's GPUs hidden, so that the case holds on a machine that has one
+    Case("cuda without a GPU", [*SEARCH, "--device", "cuda"], "no CUDA", environment={"CUDA_VISIBLE_DEVICES": ""}),
     Case("workers zero", [*SEARCH, "--workers", "0"], "workers"),
     Case("scheduler without protocol", [*SEARCH, "--scheduler", "127.0.0.1:8786"], "needs a protocol"),
     Case("scheduler and workers", [*SEARCH, "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "not both"),
@@ -212,6 +214,7 @@ def outcomes(tmp_path_factory):
         }
         environment = {key: value for key, value in os.environ.items() if key != "PYTHONHASHSEED"}
         environment["PYTHONPATH"] = str(ROOT)
+        environment.update(case.environment)
         completed = subprocess.run(
             [sys.executable, "-m", "automl.cli.main", *case.arguments],
             cwd=folder,
