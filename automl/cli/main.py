@@ -262,16 +262,38 @@ def _shown_default(value: Any) -> str:
 
 @cli.command("datasets")
 def datasets_command() -> None:
-    """List the built-in data sets (no network needed)."""
+    """List the built-in data sets (no network needed): what each is, its shape, task, source and licence."""
     from rich.console import Console
     from rich.table import Table
 
     from automl.plugins import load_plugins
 
-    table = Table("data set", "description")
+    console = Console()
+    rows, missing = [], []
     for name, dataset in sorted(load_plugins().datasets().items()):
-        table.add_row(name, dataset.description)
-    Console().print(table)
+        # a plugin's BuiltinDataset may leave the descriptive fields empty, or be an older look-alike
+        fields = [getattr(dataset, field, "") or "-" for field in ("shape", "task", "source", "licence")]
+        install = getattr(dataset, "install_command", None)
+        if install:
+            missing.append(f"{name}: not installed; {install}")
+            fields[2] += " (not installed)"
+        rows.append((name, dataset.description, *fields))
+    if console.width >= 150:
+        table = Table("data set", "description", "rows x shape", "task", "source", "licence")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table, markup=False, highlight=False)
+    else:  # six columns do not fit: one block per data set
+        for name, description, shape, task, source, licence in rows:
+            console.print(
+                f"{name}: {description}\n  {shape}, {task}; source: {source}; licence: {licence}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    for line in missing:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print("Sources, licences and install lines: docs/datasets.md", markup=False, highlight=False)
 
 
 @cli.command("show")

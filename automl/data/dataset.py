@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -18,6 +18,10 @@ class Dataset:
 
     Arrays are checked and converted once here (features float32; target int64 for
     classification, float32 for regression) so that no later layer has to guess.
+
+    ``categories`` marks categorical columns of tabular data: feature name -> category names,
+    the column holding integer codes 0..len-1 into those names (e.g. for an embedding op).
+    Columns not named there are numeric. None (the default) means no categorical column.
     """
 
     name: str
@@ -26,6 +30,10 @@ class Dataset:
     task: str
     feature_names: list[str]
     class_names: list[str] | None = field(default=None)
+    categories: Mapping[str, Sequence[str]] | None = field(default=None)
+    # the provider's own test part (MNIST's 10,000, adult.test): the last test_rows rows, held out as the
+    # test split so that scores compare with published ones; None: the test split is drawn at random
+    test_rows: int | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -74,6 +82,41 @@ class Dataset:
         object.__setattr__(self, "feature_names", feature_names)
         if self.class_names is not None:
             object.__setattr__(self, "class_names", [str(class_name) for class_name in self.class_names])
+        object.__setattr__(self, "categories", self._checked_categories(features, feature_names))
+        if self.test_rows is not None and not 0 < self.test_rows < len(target):
+            raise DataError(
+                f"data set '{self.name}': test_rows must be between 1 and the number of rows - 1, got {self.test_rows}"
+            )
+
+    def _checked_categories(self, features: np.ndarray, feature_names: list[str]) -> dict[str, list[str]] | None:
+        """The categories as a plain dict in column order (None when there are none), codes checked."""
+        if not self.categories:
+            return None
+        if isinstance(self.categories, str) or not isinstance(self.categories, Mapping):
+            raise DataError(f"data set '{self.name}': categories must map feature names to category names")
+        if features.ndim != 2:
+            raise DataError(f"data set '{self.name}': categorical columns need tabular data (rows, features)")
+        given = {str(name): [str(category) for category in names] for name, names in self.categories.items()}
+        unknown = [name for name in given if name not in feature_names]
+        if unknown:
+            raise DataError(f"data set '{self.name}': categories name unknown feature(s): {_shorten(unknown)}")
+        checked: dict[str, list[str]] = {}
+        for column, name in enumerate(feature_names):
+            if name not in given:
+                continue
+            names = given[name]
+            if not names or len(set(names)) != len(names):
+                raise DataError(f"data set '{self.name}': categorical feature '{name}' needs distinct category names")
+            codes = features[:, column]
+            valid = np.all(np.equal(np.mod(codes, 1), 0)) and (
+                codes.size == 0 or 0 <= codes.min() <= codes.max() < len(names)
+            )
+            if not valid:
+                raise DataError(
+                    f"data set '{self.name}': categorical feature '{name}' must hold codes 0..{len(names) - 1}"
+                )
+            checked[name] = names
+        return checked
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -116,13 +159,24 @@ class Dataset:
                 f"features are: {_shorten(self.feature_names)}"
             )
         columns = [position[name] for name in names]
-        return replace(self, features=self.features[:, columns], feature_names=names)
+        categories = (
+            None
+            if self.categories is None
+            else {name: self.categories[name] for name in names if name in self.categories}
+        )
+        return replace(self, features=self.features[:, columns], feature_names=names, categories=categories)
+
+    @property
+    def categorical_features(self) -> list[str]:
+        """Names of the categorical columns, in column order (empty when all are numeric)."""
+        return list(self.categories or {})
 
     def describe(self) -> str:
         """One line for logs and the CLI."""
         shape = "x".join(str(size) for size in self.input_shape)
         what = f"classification, {self.num_outputs} classes" if self.task == "classification" else "regression"
-        return f"{self.name}: {self.rows} rows, input shape {shape}, {what}"
+        categorical = f", {len(self.categories)} categorical features" if self.categories else ""
+        return f"{self.name}: {self.rows} rows, input shape {shape}{categorical}, {what}"
 
 
 def _shorten(names: Sequence[str], limit: int = 20) -> str:

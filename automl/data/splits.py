@@ -55,7 +55,10 @@ def split_dataset(
     seed: int = 0,
     standardise: bool = True,
 ) -> DataSplits:
-    """Split into train / validation / test, stratified when possible, the same for the same seed."""
+    """Split into train / validation / test, stratified when possible, the same for the same seed.
+
+    A data set that names its own test part (``Dataset.test_rows``) keeps it as the test split.
+    """
     for label, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= fraction < 1.0:
             raise DataError(f"{label} must be in [0, 1), got {fraction}")
@@ -68,10 +71,21 @@ def split_dataset(
         raise DataError(f"data set '{dataset.name}' has {dataset.rows} rows; splitting needs at least 3")
     indices = np.arange(dataset.rows)
     stratify = dataset.target if dataset.task == "classification" else None
-    rest, test = _split_off(indices, dataset.target, test_fraction, seed, stratify is not None)
+    if dataset.test_rows is not None:
+        # the provider's test part, as published (test_fraction does not apply)
+        rest, test = indices[: -dataset.test_rows], indices[-dataset.test_rows :]
+        test_share = dataset.test_rows / dataset.rows
+        if validation_fraction + test_share >= 1.0:
+            raise DataError(
+                f"data set '{dataset.name}' holds out its last {dataset.test_rows} rows for testing; "
+                f"validation_fraction {validation_fraction} leaves no training rows"
+            )
+    else:
+        rest, test = _split_off(indices, dataset.target, test_fraction, seed, stratify is not None)
+        test_share = test_fraction
     # the validation share is of the whole data set, so rescale it to what is left after the test part
     train, validation = _split_off(
-        rest, dataset.target, validation_fraction / (1.0 - test_fraction), seed + 1, stratify is not None
+        rest, dataset.target, validation_fraction / (1.0 - test_share), seed + 1, stratify is not None
     )
     if train.size == 0:
         raise DataError(f"data set '{dataset.name}' is too small: no rows left for training")

@@ -196,3 +196,27 @@ def test_kfold_falls_back_for_rare_classes_and_checks_folds() -> None:
         kfold_splits(dataset, folds=1)
     with pytest.raises(DataError):
         kfold_splits(dataset, folds=23)
+
+
+def test_a_data_set_with_its_own_test_part_keeps_it_as_the_test_split() -> None:
+    """MNIST's 10,000 and adult.test are the last rows: they are the test split, whatever the seed."""
+    rows, test_rows = 100, 30
+    features = np.arange(rows, dtype=np.float32)[:, np.newaxis]
+    target = np.arange(rows) % 2
+    dataset = Dataset("published", features, target, "classification", ["x"], test_rows=test_rows)
+    for seed in (0, 1):
+        splits = split_dataset(dataset, validation_fraction=0.2, test_fraction=0.5, seed=seed, standardise=False)
+        assert sorted(splits.test.features[:, 0].tolist()) == list(range(rows - test_rows, rows))
+        assert abs(len(splits.validation.target) - 20) <= 1  # a fifth of all rows (rounded up), from the rest
+        assert len(splits.train.target) + len(splits.validation.target) == rows - test_rows
+        assert splits.train.features.max() < rows - test_rows
+
+
+def test_own_test_part_with_too_large_a_validation_share_is_refused() -> None:
+    dataset = Dataset(
+        "published", np.zeros((10, 1), np.float32), np.arange(10) % 2, "classification", ["x"], test_rows=5
+    )
+    with pytest.raises(DataError, match="last 5 rows"):
+        split_dataset(dataset, validation_fraction=0.5)
+    with pytest.raises(DataError, match="test_rows"):
+        Dataset("published", np.zeros((10, 1), np.float32), np.arange(10) % 2, "classification", ["x"], test_rows=10)

@@ -77,7 +77,7 @@ def test_unknown_strategy(tmp_path):
 
 def test_unknown_data_set(tmp_path):
     assert_one_line_error(
-        run("search", "search_spaces/mlp.py", "--data", "mnist", "--study", tmp_path / "s.db"), "mnist"
+        run("search", "search_spaces/mlp.py", "--data", "cifar10", "--study", tmp_path / "s.db"), "cifar10"
     )
 
 
@@ -167,7 +167,7 @@ def test_unknown_config_key(tmp_path):
 
 
 def test_a_real_process_reports_bad_input_without_traceback(tmp_path):
-    assert_one_line_error(run_process("search", "search_spaces/mlp.py", "--data", "mnist"), "mnist")
+    assert_one_line_error(run_process("search", "search_spaces/mlp.py", "--data", "cifar10"), "cifar10")
 
 
 def test_plot_writes_a_png(tmp_path):
