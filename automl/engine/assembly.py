@@ -48,7 +48,9 @@ def load_splits(
     if isinstance(data, (str, Path)):
         reference = str(data)
         data = load_dataset(reference, target=config.target, seed=config.seed, datasets=datasets)
-        if Path(reference).is_file():
+        # a file or an image folder is stored by its absolute path, so resume and export find it from anywhere;
+        # a built-in name stays a name (it wins over a folder of the same name)
+        if reference not in (datasets or {}) and Path(reference).exists():
             reference = str(Path(reference).resolve())
     if not isinstance(data, Dataset):
         raise SearchSetupError(f"data must be a data set name, a file path, a Dataset or DataSplits, not {type(data)}")
