@@ -123,6 +123,7 @@ def test_device_option_picks_the_device_trials_train_on(
     import automl.engine.evaluation
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_available)
+    monkeypatch.setattr(torch.cuda, "init", lambda: None)  # CUDA's start-up, faked with its presence
     devices: list[torch.device] = []
 
     def spy(module, splits, settings, seed, device, **options):
@@ -140,7 +141,11 @@ def test_auto_device_resolves_to_cuda_only_when_torch_sees_it(monkeypatch, cuda_
     from automl.training import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_available)
+    started: list[bool] = []
+    monkeypatch.setattr(torch.cuda, "init", lambda: started.append(True))
     assert resolve_device("auto") == torch.device(expected)
+    # CUDA starts when the device is resolved (before the first trial's clock), and only for cuda
+    assert started == ([True] if expected == "cuda" else [])
     assert resolve_device() == torch.device(expected)  # auto is the default
     assert resolve_device("cpu") == torch.device("cpu")
 
