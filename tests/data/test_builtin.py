@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
@@ -18,17 +16,6 @@ EXPECTED = {
     "synthetic-classification": (2000, (20,), "classification", 3),
     "synthetic-regression": (2000, (20,), "regression", 1),
 }
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to open a socket fails the test: built-ins must never download."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a built-in data set tried to use the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_the_promised_names_are_there() -> None:

