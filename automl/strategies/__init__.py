@@ -18,8 +18,9 @@ def builtin_strategies() -> list[type[Strategy]]:
     from automl.strategies.mcts import MCTSStrategy
     from automl.strategies.random import RandomStrategy
     from automl.strategies.smbo import SMBOStrategy
+    from automl.strategies.tpe import TPEStrategy
 
-    return [RandomStrategy, MCTSStrategy, SMBOStrategy, DartsStrategy, DartsPerturbationStrategy]
+    return [RandomStrategy, MCTSStrategy, SMBOStrategy, TPEStrategy, DartsStrategy, DartsPerturbationStrategy]
 
 
 __all__ = [
