@@ -81,7 +81,8 @@ class TPEOptions:
     constant_liar: bool = option(True, "asks in flight count as bad observations")
     max_observations: int = option(1000, "most recent bad observations the bad density uses", minimum=10)
     bandwidth_rule: str = option(
-        "neighbours", "numeric kernel widths: distance to the neighbouring observations, or Scott's rule",
+        "neighbours",
+        "numeric kernel widths: distance to the neighbouring observations, or Scott's rule",
         choices=("neighbours", "scott"),
     )
 
