@@ -132,12 +132,17 @@ MEASURED: dict[str, tuple[str, ...]] = {
     "strategies": (
         "automl/strategies/base.py",
         "automl/strategies/random.py",
+        "automl/strategies/sampling.py",
         "automl/strategies/mcts.py",
         "automl/strategies/smbo.py",
+        "automl/strategies/tpe.py",
         "automl/space/configspace.py",
         "plugins/automl-evolution/src/automl_evolution/strategy.py",
         "benchmarks/strategies.py",
-        "benchmarks/data/lookup_table.json",
+        "benchmarks/tables",
+        "benchmarks/data/tables/digits_tree.json",
+        "benchmarks/data/tables/flat_cell.json",
+        "benchmarks/data/tables/continuous_grid.json",
     ),
     "multi_fidelity_training": (
         "automl/schedulers",

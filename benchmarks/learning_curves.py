@@ -156,7 +156,7 @@ def write_table(document: dict[str, Any], path: Path = TABLE_PATH) -> None:
 
 
 def build_table(workers: int = 1) -> dict[str, Any]:
-    from benchmarks.strategies import enumerate_candidates  # the lookup-table benchmark's depth-first walk
+    from benchmarks.tables.lookup import enumerate_candidates  # the lookup tables' depth-first walk
 
     candidates = list(enumerate_candidates(table_space))
     print(f"training {len(candidates)} candidates x {MAX_EPOCHS} epochs with {workers} worker(s)...", flush=True)

@@ -1,34 +1,35 @@
-"""Lookup-table benchmark of the search strategies (random, mcts, smbo, evolution, TPE, SMAC).
+"""Search strategies on lookup tables of three shapes, against Optuna's TPE and SMAC, many seeds.
 
-Every architecture of a small tree-shaped space (an Or between a deep MLP branch
-— 1 to 3 layers, each with its own width and activation — and a narrow
-bottleneck branch, then an optional dropout; 1,662 architectures, all choices
-finite) is trained once on scikit-learn's digits with a short fixed recipe, and
-its validation accuracy is cached in ``benchmarks/data/lookup_table.json``. The
-strategies then search by replay (the objective is a table look-up), which makes
-many seeds cheap and the comparison exact: the regret is the best accuracy in
-the table minus the best accuracy found.
+Each table (``benchmarks/tables``: a deep tree, a NAS-Bench-201-shaped flat
+cell, continuous hyperparameters read from a grid) holds every architecture of
+its space trained once; a strategy searches it through ``automl.search`` with the
+table look-up as its objective, so a run costs milliseconds per trial and the
+comparison is exact: the regret after n trials is the table's best score minus
+the best found. This repeats DeepArchitect's comparison (Negrinho & Gordon, 2017,
+section 5: best-so-far against the number of models) on tables, in the spirit of
+NAS-Bench-101/201 (Ying et al. 2019; Dong & Yang 2020), with outside peers on the
+same spaces: Optuna's TPE (Bergstra et al., 2011) with its defaults, walking the
+same tree define-by-run (``suggest_*`` by path name), its multivariate TPE
+(``multivariate=True, group=True``), and SMAC's hyperparameter-optimisation facade
+(Lindauer et al., 2022) on the ConfigSpace export.
 
-This repeats the comparison of DeepArchitect (Negrinho & Gordon, 2017, section
-5: random search vs MCTS vs SMBO, best-so-far against number of models) on a
-table instead of CIFAR-10, in the spirit of NAS-Bench-101 (Ying et al., 2019),
-with Optuna's TPE (Bergstra et al., 2011; walking the same tree define-by-run)
-and SMAC used directly (Lindauer et al., 2022) as outside peers.
+Each strategy is paired by seed with Optuna's TPE and with random search uniform
+over architectures (two-sided Wilcoxon signed-rank tests; a failed trial counts
+as one that found nothing).
 
-    python benchmarks/strategies.py --build-table      # trains every architecture (minutes)
-    python benchmarks/strategies.py                    # runs the strategies, prints, writes JSON
+    python -m benchmarks.tables build flat_cell          # once: the tables are in the repository
+    python benchmarks/strategies.py                      # 3 tables x 30 seeds x 100 trials
+    python benchmarks/strategies.py --tables flat_cell --only tpe "tpe (optuna)" --seeds 10
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,219 +37,118 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+for entry in (ROOT, ROOT / "benchmarks"):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
+from common import table as print_table  # noqa: E402
 from common import write_results  # noqa: E402
 
-from automl import space as s  # noqa: E402
-from automl.space import Candidate, SearchSpace  # noqa: E402
+from benchmarks.tables import TABLE_NAMES, load_table  # noqa: E402
+from benchmarks.tables.lookup import LookupTable  # noqa: E402
 
-TABLE_PATH = ROOT / "benchmarks" / "data" / "lookup_table.json"
-CHECKPOINTS = (10, 25, 50)
-EPOCHS = 10
-BATCH_SIZE = 64
-LEARNING_RATE = 1e-3
+CHECKPOINTS = (10, 25, 50, 100)
+GOAL_CHECKPOINTS = (25, 50, 100)
+PEER = "tpe (optuna)"
+BASELINE = "uniform architectures"
 
-
-@s.search_space
-def digits_space(x: Any) -> Any:
-    """1,662 architectures: an Or of a deep and a narrow branch, then an optional dropout."""
-
-    def layer(x: Any) -> Any:
-        x = s.op.linear(x, units=s.Choice([16, 64, 256]))
-        return s.op.activation(x, kind=s.Choice(["relu", "tanh", "sigmoid"]))
-
-    def deep(x: Any) -> Any:
-        return s.Repeat(layer, times=s.Int(1, 3))(x)
-
-    def narrow(x: Any) -> Any:
-        x = s.op.linear(x, units=s.Choice([4, 8, 16, 32]))
-        x = s.op.activation(x, kind="relu")
-        return s.Optional(lambda x: s.op.dropout(x, p=s.Choice([0.1, 0.5])))(x)
-
-    x = s.Or({"deep": deep, "narrow": narrow})(x)
-    x = s.Optional(lambda x: s.op.dropout(x, p=0.3))(x)
-    return s.op.linear(x, units=s.OUTPUTS)
-
-
-# ---------------------------------------------------------------------------------------------- table
-def enumerate_candidates(space: SearchSpace) -> Iterator[Candidate]:
-    """Every candidate of a finite space, depth first (replays each prefix: fine for small spaces)."""
-    stack: list[dict[str, Any]] = [{}]
-    while stack:
-        prefix = stack.pop()
-        architecture = space.new()
-        for path, value in prefix.items():
-            architecture.assign(path, value)
-        decision = architecture.next_decision()
-        if decision is None:
-            yield Candidate(architecture.decisions)
-            continue
-        path, hyperparameter = decision
-        values = hyperparameter.finite_values()
-        if values is None:
-            raise ValueError(f"{path} is continuous; the lookup table needs a finite space")
-        stack.extend({**prefix, path: value} for value in reversed(values))
-
-
-@functools.lru_cache(maxsize=1)
-def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    features, labels = load_digits(return_X_y=True)
-    features = (features / 16.0).astype(np.float32)
-    return train_test_split(features, labels, test_size=0.33, random_state=0, stratify=labels)
-
-
-def train_one(candidate_json: str) -> tuple[str, float]:
-    """Train one architecture with the fixed recipe; return (candidate key, validation accuracy)."""
-    import torch
-
-    from automl.nn import compile_architecture
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    train_x, valid_x, train_y, valid_y = _digits()
-    candidate = Candidate.from_json(candidate_json)
-    model = compile_architecture(digits_space.replay(candidate), (64,), num_outputs=10).module
-    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    inputs, targets = torch.from_numpy(train_x), torch.from_numpy(train_y).long()
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(EPOCHS):
-        model.train()
-        order = torch.randperm(len(inputs), generator=generator)
-        for start in range(0, len(inputs), BATCH_SIZE):
-            batch = order[start : start + BATCH_SIZE]
-            optimiser.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(inputs[batch]), targets[batch])
-            loss.backward()
-            optimiser.step()
-    model.eval()
-    with torch.no_grad():
-        predictions = model(torch.from_numpy(valid_x)).argmax(dim=1).numpy()
-    return candidate.key, float((predictions == valid_y).mean())
-
-
-def build_table(workers: int) -> dict[str, Any]:
-    candidates = list(enumerate_candidates(digits_space))
-    print(f"training {len(candidates)} architectures with {workers} worker(s)...", flush=True)
-    started = time.time()
-    table: dict[str, float] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        jobs = pool.map(train_one, [candidate.to_json() for candidate in candidates], chunksize=8)
-        for done, (key, accuracy) in enumerate(jobs, 1):
-            table[key] = accuracy
-            if done % 100 == 0:
-                print(f"  {done}/{len(candidates)} in {time.time() - started:.0f} s", flush=True)
-    document = {
-        "space": "benchmarks/strategies.py:digits_space",
-        "data": "sklearn load_digits, features/16, stratified 67/33 split, random_state=0",
-        "recipe": {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "optimizer": "Adam", "learning_rate": LEARNING_RATE},
-        "metric": "validation accuracy",
-        "seconds": round(time.time() - started, 1),
-        "table": table,
-    }
-    TABLE_PATH.parent.mkdir(parents=True, exist_ok=True)
-    TABLE_PATH.write_text(json.dumps(document, indent=0, sort_keys=True) + "\n")
-    print(f"wrote {TABLE_PATH} ({len(table)} entries, best {max(table.values()):.4f})")
-    return document
-
-
-def load_table() -> dict[str, float]:
-    if not TABLE_PATH.exists():
-        raise SystemExit(f"no lookup table at {TABLE_PATH}; run: python benchmarks/strategies.py --build-table")
-    return json.loads(TABLE_PATH.read_text())["table"]
+# ours: (strategy, options) through automl.search
+OURS: dict[str, tuple[str, dict[str, Any]]] = {
+    "random": ("random", {}),
+    BASELINE: ("random", {"uniform": "architectures"}),
+    "tpe": ("tpe", {}),
+    "mcts": ("mcts", {}),
+    "smbo": ("smbo", {}),
+    "evolution": ("evolution", {}),
+}
 
 
 # -------------------------------------------------------------------------------------------- runners
-Runner = Callable[[dict[str, float], int, int], list[float | None]]
-
-
-def run_strategy(name: str, table: dict[str, float], seed: int, trials: int) -> list[float | None]:
-    """Scores in trial order for one of our strategies through ``automl.search`` (objective = table look-up).
-
-    A failed trial is kept as None: it cost a trial and found nothing.
-    """
+def run_ours(table: LookupTable, strategy: str, options: dict[str, Any], seed: int, trials: int) -> list[float | None]:
+    """Scores in trial order of one of our strategies through ``automl.search``; a failed trial is None."""
     import automl
 
     with tempfile.TemporaryDirectory() as directory:
         study = automl.search(
-            digits_space,
-            strategy=name,
+            table.space,
+            strategy=strategy,
+            strategy_options=options,
             trials=trials,
             seed=seed,
-            objective=lambda candidate: table[candidate.key],
+            objective=table.objective(),
             study=Path(directory) / "study.db",
         )
         return [trial.score for trial in sorted(study.trials, key=lambda trial: trial.number)]
 
 
-def run_uniform(table: dict[str, float], seed: int, trials: int) -> list[float | None]:
-    """Architectures drawn uniformly from the table (with replacement): the baseline random search is not.
+def _suggest(trial: Any, path: str, hyperparameter: Any) -> Any:
+    """Optuna's define-by-run counterpart of one decision of the space."""
+    from automl.space.hyperparameters import Float, Int
 
-    Random search samples each decision in turn (as Optuna's and NNI's random samplers do), so
-    an architecture's chance depends on how many decisions it has; here each of the table's
-    architectures is equally likely.
-    """
-    keys = sorted(table)
-    rng = np.random.default_rng(seed)
-    return [table[keys[index]] for index in rng.integers(0, len(keys), trials)]
+    if isinstance(hyperparameter, Int):
+        return trial.suggest_int(path, hyperparameter.low, hyperparameter.high, log=hyperparameter.log)
+    if isinstance(hyperparameter, Float):
+        return trial.suggest_float(path, hyperparameter.low, hyperparameter.high, log=hyperparameter.log)
+    return trial.suggest_categorical(path, hyperparameter.finite_values())
 
 
-def run_tpe(table: dict[str, float], seed: int, trials: int) -> list[float | None]:
-    """Optuna's TPE, define-by-run over the same tree (suggest_categorical by path name)."""
+def run_optuna(table: LookupTable, seed: int, trials: int, **sampler_options: Any) -> list[float | None]:
+    """Optuna's TPE walking the same tree define-by-run."""
+    import warnings
+
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    scores: list[float] = []
+    from automl.space import Candidate
 
-    def objective(trial: Any) -> float:
-        architecture = digits_space.new()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    objective = table.objective()
+    scores: list[float | None] = []
+
+    def score(trial: Any) -> float:
+        architecture = table.space.new()
         while (decision := architecture.next_decision()) is not None:
             path, hyperparameter = decision
-            architecture.assign(path, trial.suggest_categorical(path, hyperparameter.finite_values()))
-        score = table[Candidate(architecture.decisions).key]
-        scores.append(score)
-        return score
+            architecture.assign(path, _suggest(trial, path, hyperparameter))
+        value = objective(Candidate(architecture.decisions))
+        scores.append(value)
+        return value
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=trials)
+    sampler = optuna.samplers.TPESampler(seed=seed, **sampler_options)
+    optuna.create_study(direction="maximize", sampler=sampler).optimize(score, n_trials=trials)
     return scores
 
 
-def run_smac_direct(table: dict[str, float], seed: int, trials: int) -> list[float | None]:
+def run_smac(table: LookupTable, seed: int, trials: int) -> list[float | None]:
     """SMAC's HyperparameterOptimizationFacade with its defaults, on the ConfigSpace export."""
-    import warnings
-
-    warnings.filterwarnings("ignore", category=RuntimeWarning)
     import logging
+    import warnings
 
     from smac import HyperparameterOptimizationFacade, Scenario
     from smac.model.random_forest.random_forest import RandomForest
 
-    from automl.space.configspace import to_configspace
+    from automl.space.configspace import candidate_from_configuration, to_configspace
 
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     logging.getLogger("smac").setLevel(logging.ERROR)
-    scores: list[float] = []
+    objective = table.objective()
+    scores: list[float | None] = []
 
-    def target(config: Any, seed: int = 0) -> float:
-        score = table[_candidate_of(config).key]
-        scores.append(score)
-        return -score
+    def target(configuration: Any, seed: int = 0) -> float:
+        value = objective(candidate_from_configuration(table.space, configuration))
+        scores.append(value)
+        return -value
 
     with tempfile.TemporaryDirectory() as directory:
         scenario = Scenario(
-            to_configspace(digits_space, seed=seed),
+            to_configspace(table.space, seed=seed),
             deterministic=True,
             n_trials=trials,
             seed=seed,
             output_directory=Path(directory) / "smac",
         )
-        # The facade's own forest (get_model's settings), run on one thread and with
-        # max_leaf_nodes=None instead of 2**20: the same trees, 50x faster to fit.
+        # The facade's own forest (get_model's settings), on one thread and with max_leaf_nodes=None
+        # instead of 2**20: the same trees, 50x faster to fit.
         model = RandomForest(
             configspace=scenario.configspace,
             log_y=True,
@@ -260,129 +160,199 @@ def run_smac_direct(table: dict[str, float], seed: int, trials: int) -> list[flo
             max_leaf_nodes=None,  # type: ignore[arg-type]
             n_jobs=1,
         )
-        smac = HyperparameterOptimizationFacade(scenario, target, model=model, logging_level=False, overwrite=True)
-        smac.optimize()
+        HyperparameterOptimizationFacade(scenario, target, model=model, logging_level=False, overwrite=True).optimize()
     return scores[:trials]
 
 
-def _candidate_of(configuration: Any) -> Candidate:
-    from automl.space.configspace import candidate_from_configuration
+def runners() -> dict[str, Callable[[LookupTable, int, int], list[float | None]]]:
+    chosen: dict[str, Callable[[LookupTable, int, int], list[float | None]]] = {
+        name: (lambda table, seed, trials, spec=spec: run_ours(table, spec[0], spec[1], seed, trials))
+        for name, spec in OURS.items()
+    }
+    chosen[PEER] = run_optuna
+    chosen["tpe (optuna, multivariate)"] = lambda table, seed, trials: run_optuna(
+        table, seed, trials, multivariate=True, group=True
+    )
+    chosen["smac (direct)"] = run_smac
+    return chosen
 
-    return candidate_from_configuration(digits_space, configuration)
 
-
-def _ours(name: str) -> Runner:
-    return lambda table, seed, trials: run_strategy(name, table, seed, trials)
+def _one_run(job: tuple[str, str, int, int]) -> tuple[str, str, int, list[float | None], float]:
+    """One (table, contender, seed) run in a worker process: its scores and seconds."""
+    table_name, name, seed, trials = job
+    started = time.perf_counter()
+    scores = runners()[name](load_table(table_name), seed, trials)
+    return table_name, name, seed, scores, time.perf_counter() - started
 
 
 # ------------------------------------------------------------------------------------------- analysis
 def best_so_far(scores: list[float | None], trials: int) -> np.ndarray:
-    """Best accuracy after each trial; a failed trial (None) and a trial never run count as accuracy 0."""
+    """Best score after each trial; a failed trial (None) and a trial never run count as 0."""
     counted = [0.0 if score is None else score for score in scores[:trials]]
     counted += [0.0] * (trials - len(counted))
     return np.maximum.accumulate(np.array(counted))
 
 
-def summarise(regrets: dict[str, np.ndarray], baseline: str) -> dict[str, Any]:
+def paired_test(values: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    """Two-sided Wilcoxon signed-rank test of paired regrets (ties: p = 1)."""
     from scipy.stats import wilcoxon
 
+    differences = values - reference
+    p_value = 1.0 if not np.any(differences != 0) else float(wilcoxon(values, reference).pvalue)
+    return {
+        "p": p_value,
+        "mean_difference": float(differences.mean()),
+        "better": int((differences < 0).sum()),
+        "ties": int((differences == 0).sum()),
+        "worse": int((differences > 0).sum()),
+    }
+
+
+def summarise(regrets: dict[str, np.ndarray], checkpoints: tuple[int, ...]) -> dict[str, Any]:
+    """Mean regret and standard error at each checkpoint, and the paired tests against the peer and baseline."""
     summary: dict[str, Any] = {}
-    for name, matrix in regrets.items():  # matrix: seeds x trials
+    for name, matrix in regrets.items():  # seeds x trials
         entry: dict[str, Any] = {}
-        for checkpoint in CHECKPOINTS:
+        for checkpoint in checkpoints:
             if checkpoint > matrix.shape[1]:
                 continue
             values = matrix[:, checkpoint - 1]
-            standard_error = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
-            row: dict[str, Any] = {"mean_regret": float(values.mean()), "standard_error": standard_error}
-            if name != baseline and baseline in regrets:
-                base = regrets[baseline][:, checkpoint - 1]
-                differences = values - base
-                if np.any(differences != 0):
-                    _statistic, p_value = wilcoxon(values, base)
-                    row["wilcoxon_vs_random_p"] = float(p_value)
-                else:
-                    row["wilcoxon_vs_random_p"] = 1.0
-                row["mean_difference_vs_random"] = float(differences.mean())
+            row: dict[str, Any] = {
+                "mean_regret": float(values.mean()),
+                "standard_error": float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0,
+            }
+            for reference, label in ((PEER, "vs_tpe_optuna"), (BASELINE, "vs_uniform")):
+                if name != reference and reference in regrets:
+                    row[label] = paired_test(values, regrets[reference][:, checkpoint - 1])
             entry[str(checkpoint)] = row
         summary[name] = entry
     return summary
 
 
+def goal(tables: dict[str, Any], strategy: str, checkpoints: tuple[int, ...]) -> dict[str, Any]:
+    """Issue 13's goal for one of our strategies: at most the peer's mean regret on every table and checkpoint,
+    and significantly lower (p < 0.05) on at least two tables."""
+    at_most, lower = [], []
+    for table_name, result in tables.items():
+        summary = result["summary"]
+        if strategy not in summary or PEER not in summary:
+            continue
+        points = [str(point) for point in checkpoints if str(point) in summary[strategy]]
+        at_most.append(
+            all(summary[strategy][point]["mean_regret"] <= summary[PEER][point]["mean_regret"] for point in points)
+        )
+        if any(
+            summary[strategy][point]["vs_tpe_optuna"]["p"] < 0.05
+            and summary[strategy][point]["vs_tpe_optuna"]["mean_difference"] < 0
+            for point in points
+        ):
+            lower.append(table_name)
+    return {
+        "strategy": strategy,
+        "statement": (
+            f"{strategy}'s mean regret at most Optuna TPE's on every table at {', '.join(map(str, checkpoints))} "
+            "trials, and significantly lower (Wilcoxon p < 0.05) on at least two tables"
+        ),
+        "at_most_everywhere": bool(at_most) and all(at_most),
+        "significantly_lower_on": lower,
+        "met": bool(at_most) and all(at_most) and len(lower) >= 2,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-table", action="store_true", help="train every architecture and cache the table")
-    parser.add_argument("--workers", type=int, default=2, help="processes for --build-table")
-    parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--trials", type=int, default=50)
-    parser.add_argument("--only", nargs="*", help="run only these (random uniform mcts smbo evolution tpe smac)")
-    parser.add_argument("--quick", action="store_true", help="3 seeds x 20 trials: a smoke run")
+    parser.add_argument("--tables", nargs="*", default=list(TABLE_NAMES), choices=TABLE_NAMES)
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--only", nargs="*", help="contenders to run (names as in the table, e.g. tpe 'tpe (optuna)')")
+    parser.add_argument("--workers", type=int, default=2, help="processes running seeds side by side")
+    parser.add_argument("--quick", action="store_true", help="3 seeds x 25 trials: a smoke run")
     arguments = parser.parse_args(argv)
     if arguments.quick:
-        arguments.seeds, arguments.trials = min(arguments.seeds, 3), min(arguments.trials, 20)
-    if arguments.build_table:
-        build_table(arguments.workers)
-        return
-
-    table = load_table()
-    optimum = max(table.values())
-    runners: dict[str, Runner] = {
-        "random": _ours("random"),
-        "uniform architectures": run_uniform,
-        "mcts": _ours("mcts"),
-        "smbo": _ours("smbo"),
-        "evolution": _ours("evolution"),
-        "tpe (optuna)": run_tpe,
-        "smac (direct)": run_smac_direct,
-    }
+        arguments.seeds, arguments.trials = min(arguments.seeds, 3), min(arguments.trials, 25)
+    contenders = list(runners())
     if arguments.only:
-        runners = {name: runner for name, runner in runners.items() if name.split()[0] in arguments.only}
-    print(
-        f"lookup table: {len(table)} architectures, best accuracy {optimum:.4f}, "
-        f"median {float(np.median(list(table.values()))):.4f}; {arguments.seeds} seeds x {arguments.trials} trials"
-    )
-    regrets: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-    for name, runner in runners.items():
-        started = time.time()
-        rows = []
-        for seed in range(arguments.seeds):  # a strategy that fails (or is not installed) fails the benchmark
-            scores = runner(table, seed, arguments.trials)
-            rows.append(optimum - best_so_far(scores, arguments.trials))
-        regrets[name] = np.array(rows)
-        seconds[name] = time.time() - started
-        print(f"  {name}: {seconds[name]:.1f} s", flush=True)
-    order = ["random", "uniform architectures", "mcts", "smbo", "evolution", "tpe (optuna)", "smac (direct)"]
-    regrets = {name: regrets[name] for name in sorted(regrets, key=lambda n: order.index(n) if n in order else 99)}
-    summary = summarise(regrets, "random")
+        unknown = sorted(set(arguments.only) - set(contenders))
+        if unknown:
+            raise SystemExit(f"unknown contender(s) {unknown}; known: {contenders}")
+        contenders = [name for name in contenders if name in arguments.only]
+    checkpoints = tuple(point for point in CHECKPOINTS if point <= arguments.trials)
+    jobs = [
+        (table_name, name, seed, arguments.trials)
+        for table_name in arguments.tables
+        for name in contenders
+        for seed in range(arguments.seeds)
+    ]
+    runs: dict[tuple[str, str], dict[int, list[float | None]]] = {}
+    seconds: dict[tuple[str, str], float] = {}
+    started = time.time()
+    with ProcessPoolExecutor(max_workers=arguments.workers) as pool:
+        # a contender that fails (or is not installed) fails the benchmark
+        for done, (table_name, name, seed, scores, spent) in enumerate(pool.map(_one_run, jobs), 1):
+            runs.setdefault((table_name, name), {})[seed] = scores
+            seconds[table_name, name] = seconds.get((table_name, name), 0.0) + spent
+            if done % max(1, len(jobs) // 20) == 0:
+                print(f"  {done}/{len(jobs)} runs, {time.time() - started:.0f} s", flush=True)
 
-    header = f"{'strategy':<15}" + "".join(f"{'regret@' + str(c):>22}" for c in CHECKPOINTS)
-    print(header + "".join(f"{'p vs random @' + str(c):>17}" for c in CHECKPOINTS[1:]))
-    for name, entry in summary.items():
-        cells = "".join(
-            f"{entry[str(c)]['mean_regret']:>13.4f} ± {entry[str(c)]['standard_error']:.4f}"
-            if str(c) in entry
-            else f"{'-':>22}"
-            for c in CHECKPOINTS
+    tables: dict[str, Any] = {}
+    for table_name in arguments.tables:
+        table = load_table(table_name)
+        regrets = {
+            name: np.array(
+                [
+                    table.optimum - best_so_far(runs[table_name, name][seed], arguments.trials)
+                    for seed in range(arguments.seeds)
+                ]
+            )
+            for name in contenders
+        }
+        summary = summarise(regrets, checkpoints)
+        tables[table_name] = {
+            "description": table.description,
+            "entries": len(table.scores),
+            "best_score": table.optimum,
+            "median_score": float(np.median(list(table.scores.values()))),
+            "summary": summary,
+            "seconds": {name: round(seconds[table_name, name], 2) for name in contenders},
+            "regret_curves_mean": {name: matrix.mean(axis=0).round(6).tolist() for name, matrix in regrets.items()},
+        }
+        rows = []
+        for name, entry in summary.items():
+            cells: list[Any] = [name]
+            for point in checkpoints:
+                row = entry[str(point)]
+                cells.append(f"{row['mean_regret']:.4f} ± {row['standard_error']:.4f}")
+            for point in checkpoints[1:]:
+                test = entry[str(point)].get("vs_tpe_optuna")
+                cells.append("-" if test is None else f"{test['p']:.3g}{'+' if test['mean_difference'] < 0 else '-'}")
+            rows.append(cells)
+        print_table(
+            f"{table_name}: {len(table.scores)} entries, best {table.optimum:.4f}; "
+            f"{arguments.seeds} seeds; p vs Optuna TPE (+: ours lower)",
+            ["strategy", *(f"regret @{point}" for point in checkpoints), *(f"p @{point}" for point in checkpoints[1:])],
+            rows,
         )
-        for checkpoint in CHECKPOINTS[1:]:
-            p_value = entry.get(str(checkpoint), {}).get("wilcoxon_vs_random_p")
-            cells += f"{p_value:>17.3g}" if p_value is not None else f"{'-':>17}"
-        print(f"{name:<15}{cells}")
-    print("p: two-sided Wilcoxon signed-rank test over seeds, paired with random search, not corrected")
+    goals = {
+        name: goal(tables, name, tuple(point for point in GOAL_CHECKPOINTS if point in checkpoints))
+        for name in OURS
+        if name in contenders
+    }
+    for entry in goals.values():
+        print(
+            f"goal for {entry['strategy']}: {'met' if entry['met'] else 'not met'} "
+            f"(lower on {entry['significantly_lower_on']})"
+        )
     write_results(
         "strategies",
         {
-            "table": str(TABLE_PATH.relative_to(ROOT)),
-            "architectures": len(table),
-            "best_accuracy": optimum,
             "seeds": arguments.seeds,
             "trials": arguments.trials,
-            "checkpoints": list(CHECKPOINTS),
-            "seconds": seconds,
-            "summary": summary,
-            "regret_curves_mean": {name: matrix.mean(axis=0).tolist() for name, matrix in regrets.items()},
-            "regret_runs": {name: matrix.round(6).tolist() for name, matrix in regrets.items()},
+            "checkpoints": list(checkpoints),
+            "peer": PEER,
+            "baseline": BASELINE,
+            "tables": tables,
+            "goals": goals,
+            "tests": "two-sided Wilcoxon signed-rank, paired by seed, not corrected for multiple comparisons",
         },
     )
 

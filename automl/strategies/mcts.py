@@ -81,7 +81,7 @@ from automl.space import Candidate, SearchSpace
 from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
 from automl.strategies.options import option
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,13 @@ class MCTSOptions:
     )
     bins: int = option(6, "children of a continuous or wide integer decision", minimum=2)
     attempts: int = option(16, "re-samples when a rollout meets a candidate already asked", minimum=1)
+    rave: float = option(
+        0.0, "RAVE equivalence k: how long statistics shared by a decision's value weigh in (0: off)", minimum=0.0
+    )
+    rollout: str = option(
+        "uniform", "rollout decisions: uniform, or drawn by the shared statistics", choices=("uniform", "amaf")
+    )
+    rollout_temperature: float = option(0.1, "temperature of the amaf rollout (lower: greedier)", minimum=1e-6)
 
 
 def _label(value: Any) -> str:
@@ -164,6 +171,13 @@ class MCTSStrategy(Strategy):
         self.binned = False  # some node's children do not cover its whole domain
         self.results: dict[str, float | None] = {}  # candidate key -> last score told (None: failed)
         self.pending: dict[str, int] = {}  # candidate key -> asks of it not told yet (for de-duplication)
+        self.rave: float = self.options.rave
+        self.rollout: str = self.options.rollout
+        self.rollout_temperature: float = self.options.rollout_temperature
+        # RAVE / AMAF (Gelly & Silver 2007): per (decision path, value) of a finite decision, the results of
+        # every candidate that made it, wherever in the tree: [count, sum of the results' quantiles]
+        self.amaf: dict[str, list[float]] = {}
+        self.finite_paths: set[str] = set()  # decisions whose every value is a child (not binned)
 
     # ------------------------------------------------------------------ asking
     def ask(self) -> Proposal | None:
@@ -213,6 +227,8 @@ class MCTSStrategy(Strategy):
                 domain = hyperparameter.finite_values()
                 if domain is None or len(domain) > len(node.values):
                     self.binned = True
+                else:
+                    self.finite_paths.add(path)
             elif node.decision != path:
                 raise RuntimeError(
                     f"the space changed under the search tree: expected decision {node.decision!r}, found {path!r}"
@@ -220,7 +236,7 @@ class MCTSStrategy(Strategy):
             assert node.values is not None
             unexpanded = [index for index in range(len(node.values)) if index not in node.children]
             if unexpanded:
-                index = unexpanded[int(self.rng.integers(len(unexpanded)))]
+                index = self._expansion(path, node.values, unexpanded)
                 child_id = len(self.nodes)
                 self.nodes.append(TreeNode(parent=node_id))
                 node.children[index] = child_id
@@ -228,8 +244,7 @@ class MCTSStrategy(Strategy):
                 architecture.assign(path, node.values[index])
                 rollout_steps = 0
                 while (decision := architecture.next_decision()) is not None:
-                    rollout_path, rollout_hyperparameter = decision
-                    architecture.assign(rollout_path, rollout_hyperparameter.sample(self.rng))
+                    architecture.assign(decision[0], self._rollout_value(*decision))
                     rollout_steps += 1
                 if rollout_steps == 0:
                     self._mark_terminal(child_id)
@@ -238,6 +253,29 @@ class MCTSStrategy(Strategy):
             architecture.assign(path, node.values[index])
             node_id = node.children[index]
             stored_path.append(node_id)
+
+    def _amaf_value(self, path: str, value: Any) -> float:
+        """The mean quantile of every result whose candidate decided ``path = value`` (0.5 before any),
+        shrunk towards 0.5 by one pseudo-result."""
+        count, rank_sum = self.amaf.get(f"{path}\x00{_label(value)}", (0.0, 0.0))
+        return (rank_sum + 0.5) / (count + 1.0)
+
+    def _expansion(self, path: str, values: list[Any], unexpanded: list[int]) -> int:
+        """The child to store: at random, or with RAVE the one whose value did best elsewhere in the tree."""
+        if self.rave <= 0.0 or path not in self.finite_paths:
+            return unexpanded[int(self.rng.integers(len(unexpanded)))]
+        shared = np.array([self._amaf_value(path, values[index]) for index in unexpanded])
+        best = np.flatnonzero(shared >= shared.max() - 1e-12)
+        return unexpanded[int(best[int(self.rng.integers(len(best)))])]
+
+    def _rollout_value(self, path: str, hyperparameter: Any) -> Any:
+        """A rollout's decision: uniform, or (``rollout="amaf"``) a Boltzmann draw on the shared statistics."""
+        values = hyperparameter.finite_values() if self.rollout == "amaf" else None
+        if values is None or len(values) > self.bins:
+            return hyperparameter.sample(self.rng)
+        shared = np.array([self._amaf_value(path, value) for value in values]) / self.rollout_temperature
+        weights = np.exp(shared - shared.max())
+        return values[int(self.rng.choice(len(values), p=weights / weights.sum()))]
 
     def _select(self, node: TreeNode) -> int:
         """The UCT child of a fully expanded node: unvisited first, ties at random."""
@@ -248,14 +286,25 @@ class MCTSStrategy(Strategy):
             return unvisited[int(self.rng.integers(len(unvisited)))]
         parent_visits = node.visits + node.pending
         log_parent = math.log(max(parent_visits, 1))
+        values = node.values or []
+        rave = self.rave > 0.0 and node.decision in self.finite_paths
         scores = np.array(
             [
-                self._value(child) + self.exploration * math.sqrt(2.0 * log_parent / (child.visits + child.pending))
-                for _, child in open_children
+                self._blend(self._value(child), child, node.decision, values[index], rave)
+                + self.exploration * math.sqrt(2.0 * log_parent / (child.visits + child.pending))
+                for index, child in open_children
             ]
         )
         best = np.flatnonzero(scores >= scores.max() - 1e-12)
         return open_children[int(best[int(self.rng.integers(len(best)))])][0]
+
+    def _blend(self, value: float, child: TreeNode, path: str | None, decided: Any, rave: bool) -> float:
+        """RAVE (Gelly & Silver, ICML 2007): ``(1 - beta) * value + beta * amaf`` with
+        ``beta = sqrt(k / (3 n + k))``, so the shared statistics lead while a child has few visits of its own."""
+        if not rave or path is None:
+            return value
+        beta = math.sqrt(self.rave / (3.0 * (child.visits + child.pending) + self.rave))
+        return (1.0 - beta) * value + beta * self._amaf_value(path, decided)
 
     def _value(self, node: TreeNode) -> float:
         """The exploitation term: ``(1 - max_weight) * mean + max_weight * best``, both normalised to [0, 1]."""
@@ -336,6 +385,12 @@ class MCTSStrategy(Strategy):
         else:  # a candidate this strategy did not ask for (enqueued by hand): credit the nodes it matches
             self._add_result(self._walk(candidate), score, in_flight=False)
         self.results[key] = score
+        rank = self._quantile(score, told=True) if score is not None else 0.0
+        for path, value in candidate.items():
+            if path in self.finite_paths:
+                entry = self.amaf.setdefault(f"{path}\x00{_label(value)}", [0.0, 0.0])
+                entry[0] += 1.0
+                entry[1] += rank
 
     def _add_result(self, stored_path: list[int], score: float | None, in_flight: bool) -> None:
         # The rank of a result is fixed when it is added, against the scores told by then: the nodes keep
@@ -392,11 +447,13 @@ class MCTSStrategy(Strategy):
             "binned": self.binned,
             "results": dict(self.results),
             "pending": dict(self.pending),
+            "amaf": self.amaf,
+            "finite_paths": sorted(self.finite_paths),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         version = state.get("version")
-        if version != STATE_VERSION:
+        if version not in (3, STATE_VERSION):  # version 4 added RAVE's shared statistics (none in a version 3 state)
             raise ValueError(f"unknown mcts state version {version!r}")
         self.rng.bit_generator.state = state["rng"]
         self.nodes = [TreeNode.from_json(node) for node in state["nodes"]]
@@ -406,3 +463,5 @@ class MCTSStrategy(Strategy):
         self.results = dict(state["results"])
         self.pending = {key: int(count) for key, count in state["pending"].items()}
         self.scores = sorted(float(score) for score in state["scores"])
+        self.amaf = {key: [float(count), float(rank_sum)] for key, (count, rank_sum) in state.get("amaf", {}).items()}
+        self.finite_paths = set(state.get("finite_paths", ()))

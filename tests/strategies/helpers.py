@@ -33,8 +33,9 @@ def strategy_classes() -> dict[str, type[Strategy]]:
     from automl.strategies.mcts import MCTSStrategy
     from automl.strategies.random import RandomStrategy
     from automl.strategies.smbo import SMBOStrategy
+    from automl.strategies.tpe import TPEStrategy
 
-    return {cls.name: cls for cls in (RandomStrategy, MCTSStrategy, SMBOStrategy)}
+    return {cls.name: cls for cls in (RandomStrategy, MCTSStrategy, SMBOStrategy, TPEStrategy)}
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int = 0, trials: int = 30, **options: Any) -> Strategy:

@@ -1,4 +1,4 @@
-"""On a toy objective of a tiny space, mcts and smbo reach the optimum sooner than random (fixed seeds)."""
+"""On a toy objective of a tiny space, mcts, smbo and tpe reach the optimum sooner than random (fixed seeds)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _trials_to_optimum(name: str, space, seeds: range) -> float:
     return float(np.mean(counts))
 
 
-@pytest.mark.parametrize("name,seeds", [("mcts", range(10)), ("smbo", range(3))])
+@pytest.mark.parametrize("name,seeds", [("mcts", range(10)), ("smbo", range(3)), ("tpe", range(10))])
 def test_finds_the_optimum_sooner_than_random(name: str, seeds: range, tiny_space) -> None:
     random_mean = _trials_to_optimum("random", tiny_space, seeds)
     strategy_mean = _trials_to_optimum(name, tiny_space, seeds)

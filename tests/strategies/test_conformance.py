@@ -24,6 +24,7 @@ from automl.strategies import Proposal
 from automl.strategies.mcts import MCTSStrategy
 from automl.strategies.random import RandomStrategy
 from automl.strategies.smbo import SMBOStrategy
+from automl.strategies.tpe import TPEStrategy
 from automl.testing.strategies import StrategyConformance
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "strategy-plugins.md"
@@ -34,8 +35,31 @@ class TestRandomConformance(StrategyConformance):
     distinct_in_flight = False  # uniform sampling with replacement: a candidate may be drawn twice
 
 
+class TestRandomUniformArchitecturesConformance(StrategyConformance):
+    strategy_class = RandomStrategy
+    options: ClassVar[dict[str, Any]] = {"uniform": "architectures"}
+    distinct_in_flight = False
+    # counting the architectures of mlp, tabular and darts_cell passes the count limit (a clear error instead)
+    spaces: ClassVar[dict[str, Any]] = {"cnn": "search_spaces/cnn.py"}
+
+
 class TestMCTSConformance(StrategyConformance):
     strategy_class = MCTSStrategy
+
+
+class TestMCTSWithRaveConformance(StrategyConformance):
+    strategy_class = MCTSStrategy
+    options: ClassVar[dict[str, Any]] = {"rave": 20.0, "rollout": "amaf"}
+
+
+class TestTPEConformance(StrategyConformance):
+    strategy_class = TPEStrategy
+    options: ClassVar[dict[str, Any]] = {"startup": 3}
+
+
+class TestUnivariateTPEConformance(StrategyConformance):
+    strategy_class = TPEStrategy
+    options: ClassVar[dict[str, Any]] = {"startup": 3, "multivariate": False}
 
 
 class TestSMBOConformance(StrategyConformance):

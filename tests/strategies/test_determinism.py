@@ -1,4 +1,4 @@
-"""Same seed, same candidates; another seed, other candidates (random, mcts, smbo)."""
+"""Same seed, same candidates; another seed, other candidates (random, mcts, smbo, tpe)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from search_spaces.mlp import mlp
 from tests.strategies.helpers import drive, make_strategy, toy_objective
 
-TRIALS = {"random": 20, "mcts": 20, "smbo": 10}
+TRIALS = {"random": 20, "mcts": 20, "smbo": 10, "tpe": 20}
 
 
 def _mlp_objective(candidate) -> float:
@@ -26,7 +26,7 @@ def test_same_seed_same_candidates(name: str, tiny_space) -> None:
     assert first != other
 
 
-@pytest.mark.parametrize("name", ["random", "mcts"])
+@pytest.mark.parametrize("name", ["random", "mcts", "tpe"])
 def test_same_seed_same_candidates_tiny(name: str, tiny_space) -> None:
     first = [c.key for c in drive(make_strategy(name, tiny_space, seed=1), toy_objective, 30)]
     second = [c.key for c in drive(make_strategy(name, tiny_space, seed=1), toy_objective, 30)]

@@ -191,6 +191,18 @@ def test_refuses_a_state_of_another_version(tiny_space) -> None:
     strategy = make_strategy("mcts", tiny_space, seed=4)
     drive(strategy, toy_objective, 5)
     state = json.loads(json.dumps(strategy.state_dict()))
-    assert state["version"] == 3
+    assert state["version"] == 4
     with pytest.raises(ValueError, match="version"):
         make_strategy("mcts", tiny_space).load_state_dict({**state, "version": 2})
+
+
+def test_a_version_3_state_resumes_without_shared_statistics(tiny_space) -> None:
+    """A study saved before RAVE (state version 3) resumes: its tree is kept, the shared statistics start empty."""
+    strategy = make_strategy("mcts", tiny_space, seed=4)
+    drive(strategy, toy_objective, 12)
+    state = json.loads(json.dumps(strategy.state_dict()))
+    old = {key: value for key, value in state.items() if key not in ("amaf", "finite_paths")}
+    resumed = make_strategy("mcts", tiny_space, seed=4)
+    resumed.load_state_dict({**old, "version": 3})
+    assert len(resumed.nodes) == len(strategy.nodes) and resumed.amaf == {}
+    assert resumed.ask() is not None
