@@ -102,6 +102,8 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "automl/strategies/random.py",
         "automl/strategies/mcts.py",
         "automl/strategies/smbo.py",
+        "automl/strategies/tpe.py",
+        "automl/strategies/sampling.py",
         "plugins/automl-evolution/src/automl_evolution/strategy.py",
         "benchmarks/overhead.py",
     ),

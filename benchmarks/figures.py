@@ -101,20 +101,39 @@ def multi_fidelity_part2() -> str:
 def strategies() -> str:
     result = _result("strategies")
     checkpoints = [str(point) for point in result["checkpoints"]]
+    tested = checkpoints[1:]
     lines = [
-        f"Mean regret (± standard error) after {', '.join(checkpoints)} trials, {result['seeds']} seeds, "
-        f"{result['architectures']} architectures, best accuracy {result['best_accuracy']:.4f}; p: Wilcoxon "
-        "signed-rank against random search, paired by seed (`benchmarks/results/strategies.json`):",
-        "",
-        f"| strategy | {' | '.join(f'regret @{point}' for point in checkpoints)} | "
-        f"{' | '.join(f'p vs random @{point}' for point in checkpoints[1:])} |",
-        f"|---|{'---|' * (2 * len(checkpoints) - 1)}",
+        f"Mean regret (± standard error) after {', '.join(checkpoints)} trials, {result['seeds']} seeds per "
+        "strategy and table; p: two-sided Wilcoxon signed-rank test against Optuna's TPE (its defaults, same "
+        "space and budget), paired by seed, with ▼ where ours is lower and ▲ where it is higher "
+        "(`benchmarks/results/strategies.json`):",
     ]
-    for name, summary in result["summary"].items():
-        regrets = " | ".join(_regret(summary, point) for point in checkpoints)
-        values = [summary[point].get("wilcoxon_vs_random_p") for point in checkpoints[1:]]
-        tests = " | ".join("-" if value is None else f"{value:.3g}" for value in values)
-        lines.append(f"| {name} | {regrets} | {tests} |")
+    for table_name, table_result in result["tables"].items():
+        lines += [
+            "",
+            f"**{table_name}** ({table_result['entries']:,} entries, best {table_result['best_score']:.4f}, "
+            f"median {table_result['median_score']:.4f}): {table_result['description']}",
+            "",
+            f"| strategy | {' | '.join(f'regret @{point}' for point in checkpoints)} | "
+            f"{' | '.join(f'p vs TPE @{point}' for point in tested)} |",
+            f"|---|{'---|' * (len(checkpoints) + len(tested))}",
+        ]
+        for name, summary in table_result["summary"].items():
+            regrets = " | ".join(_regret(summary, point) for point in checkpoints)
+            cells = []
+            for point in tested:
+                test = summary[point].get("vs_tpe_optuna")
+                if test is None:
+                    cells.append("-")
+                else:
+                    arrow = "▼" if test["mean_difference"] < 0 else ("▲" if test["mean_difference"] > 0 else "")
+                    cells.append(f"{test['p']:.3g} {arrow}".strip())
+            lines.append(f"| {name} | {regrets} | {' | '.join(cells)} |")
+    lines.append("")
+    for entry in result["goals"].values():
+        verdict = "met" if entry["met"] else "not met"
+        lower = ", ".join(entry["significantly_lower_on"]) or "none"
+        lines.append(f"- Goal for `{entry['strategy']}` ({entry['statement']}): **{verdict}** (lower on: {lower}).")
     return "\n".join(lines)
 
 

@@ -103,7 +103,7 @@ def optuna_objective(trial: optuna.Trial) -> float:
     return score(learning_rate, batch_size, units, branch, extra)
 
 
-def run_ours(directory: Path, trials: int, seed: int) -> dict[str, float]:
+def run_ours(directory: Path, trials: int, seed: int, strategy: str = "random") -> dict[str, float]:
     marks: dict[str, float] = {}
     started = time.perf_counter()
     study = automl.search(
@@ -112,7 +112,7 @@ def run_ours(directory: Path, trials: int, seed: int) -> dict[str, float]:
         trials=trials,
         study=directory / "ours.db",
         seed=seed,
-        strategy="random",
+        strategy=strategy,
         on_start=lambda study, finished: marks.setdefault("loop", time.perf_counter()),
     )
     ended = time.perf_counter()
@@ -123,7 +123,9 @@ def run_ours(directory: Path, trials: int, seed: int) -> dict[str, float]:
     return {"total": ended - started, "loop": ended - marks["loop"]}
 
 
-def run_optuna(directory: Path, trials: int, seed: int, same_pragmas: bool = False) -> dict[str, float]:
+def run_optuna(
+    directory: Path, trials: int, seed: int, same_pragmas: bool = False, sampler: Any = None
+) -> dict[str, float]:
     started = time.perf_counter()
     path = directory / "optuna.db"
     engine_kwargs: dict[str, Any] = {}
@@ -137,7 +139,8 @@ def run_optuna(directory: Path, trials: int, seed: int, same_pragmas: bool = Fal
 
         engine_kwargs["creator"] = connect
     storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs=engine_kwargs)
-    study = optuna.create_study(storage=storage, sampler=optuna.samplers.RandomSampler(seed=seed), direction="maximize")
+    sampler = sampler or optuna.samplers.RandomSampler(seed=seed)
+    study = optuna.create_study(storage=storage, sampler=sampler, direction="maximize")
     looping = time.perf_counter()
     study.optimize(optuna_objective, n_trials=trials)
     ended = time.perf_counter()
@@ -150,6 +153,49 @@ def run_optuna(directory: Path, trials: int, seed: int, same_pragmas: bool = Fal
 
 def run_optuna_same_pragmas(directory: Path, trials: int, seed: int) -> dict[str, float]:
     return run_optuna(directory, trials, seed, same_pragmas=True)
+
+
+def run_ours_tpe(directory: Path, trials: int, seed: int) -> dict[str, float]:
+    return run_ours(directory, trials, seed, strategy="tpe")
+
+
+def run_optuna_tpe(directory: Path, trials: int, seed: int) -> dict[str, float]:
+    return run_optuna(directory, trials, seed, same_pragmas=True, sampler=optuna.samplers.TPESampler(seed=seed))
+
+
+def compare_tpe(trials: int, rounds: int, directory: Path) -> dict[str, Any]:
+    """Our tpe against Optuna's TPESampler (its defaults), both on SQLite with WAL + synchronous=NORMAL:
+    seconds per trial of the trial loop, interleaved rounds, median of the per-round ratios."""
+    contenders = {"ours (tpe)": run_ours_tpe, "optuna (TPESampler)": run_optuna_tpe}
+    seconds: dict[str, list[float]] = {name: [] for name in contenders}
+    for index in range(rounds):
+        for name in list(contenders)[:: 1 if index % 2 == 0 else -1]:
+            run_directory = directory / f"tpe-{name.split()[0]}-{index}"
+            run_directory.mkdir()
+            seconds[name].append(contenders[name](run_directory, trials, index)["loop"] / trials)
+    ours, theirs = seconds["ours (tpe)"], seconds["optuna (TPESampler)"]
+    result = {
+        "trials": trials,
+        "rounds": rounds,
+        "ours_ms_per_trial": 1000 * median(ours),
+        "optuna_ms_per_trial": 1000 * median(theirs),
+        "ratio_ours_over_optuna": median_ratio(ours, theirs),
+        "ratio_min_max": list(spread([a / b for a, b in zip(ours, theirs)])),
+    }
+    table(
+        f"tpe against Optuna's TPESampler: {trials} trials x {rounds} interleaved rounds, trivial objective, "
+        "SQLite WAL + NORMAL (loop ms per trial)",
+        ["ours ms / trial", "optuna ms / trial", "ours / optuna (median)", "min..max"],
+        [
+            [
+                result["ours_ms_per_trial"],
+                result["optuna_ms_per_trial"],
+                result["ratio_ours_over_optuna"],
+                f"{result['ratio_min_max'][0]:.3f}..{result['ratio_min_max'][1]:.3f}",
+            ]
+        ],
+    )
+    return result
 
 
 # Where our loop time goes: functions that do not call one another, by cumulative time.
@@ -194,7 +240,8 @@ def profile_ours(directory: Path, trials: int) -> dict[str, Any]:
 OPTUNA_WAL = "optuna (WAL, synchronous=NORMAL)"
 OPTUNA_DEFAULT = "optuna (SQLite defaults: rollback journal, synchronous=FULL; ours stays WAL + NORMAL)"
 CHECKPOINTS = (100, 1_000, 10_000)
-GROWTH_LIMITS = {"random": None, "mcts": None, "evolution": None, "smbo": 1_000}  # smbo: a tenth of the others
+# model-based strategies to a tenth of the others: their model's cost is the algorithm's own
+GROWTH_LIMITS = {"random": None, "mcts": None, "evolution": None, "tpe": 1_000, "smbo": 1_000}
 # multi-fidelity schedules around random search (1 to 27 epochs, eta 3): their rungs grow with the study
 SCHEDULED = {"random+hyperband": ("random", "hyperband"), "random+asha": ("random", "asha")}
 
@@ -312,10 +359,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=None, help="trials per run (200; quick: 50)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3; quick: 3)")
     parser.add_argument("--growth-trials", type=int, default=None, help="trials of growth runs (10,000; quick: 1,000)")
+    parser.add_argument("--tpe-trials", type=int, default=None, help="trials of the TPE comparison (1,000; quick: 200)")
     arguments = parser.parse_args()
     growth_trials = arguments.growth_trials or (1_000 if arguments.quick else 10_000)
     trials = arguments.trials or (50 if arguments.quick else 200)
     rounds = arguments.rounds or 3
+    tpe_trials = arguments.tpe_trials or (200 if arguments.quick else 1_000)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
@@ -339,6 +388,9 @@ def main() -> None:
         growth_directory = Path(temporary) / "growth"
         growth_directory.mkdir()
         growth = run_growth(growth_trials, growth_directory)
+        tpe_directory = Path(temporary) / "tpe"
+        tpe_directory.mkdir()
+        tpe = compare_tpe(tpe_trials, rounds, tpe_directory)
 
     summary: dict[str, Any] = {}
     rows = []
@@ -388,6 +440,7 @@ def main() -> None:
             "runs": measured,
             "breakdown": breakdown,
             "growth": growth,
+            "tpe": tpe,
         },
     )
 
