@@ -190,7 +190,13 @@ class DecisionTrie:
         node, decisions = self.root, {}
         while True:
             if not node.known:
-                node.decision = _built(self.space, decisions).next_decision()
+                try:
+                    node.decision = _built(self.space, decisions).next_decision()
+                except ValueError:  # a float decided structure: the trie's prefix is not this space's
+                    if not self.assumed:
+                        raise
+                    self.trusted = False
+                    return self.walk(choose)
                 node.known = True
             if node.decision is None:
                 return Candidate(decisions)

@@ -72,6 +72,11 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 @dataclass(frozen=True)
 class TPEOptions:
     startup: int = option(5, "random candidates before the densities are used", minimum=1)
+    startup_design: str = option(
+        "latin",
+        "the startup candidates: balanced (each value, or each stratum of a range, as often as the others) or random",
+        choices=("latin", "random"),
+    )
     gamma: float = option(0.15, "share of the scored trials modelled as good", minimum=0.01, maximum=0.99)
     gamma_max: int = option(25, "at most this many good trials", minimum=1)
     candidates: int = option(48, "samples drawn from the good density per ask; the best l/g is proposed", minimum=1)
@@ -233,7 +238,7 @@ class TPEStrategy(Strategy):
     def ask(self) -> Proposal | None:
         scored = [row for row, score in enumerate(self.scores) if score is not None]
         if len(self.scores) < self.options.startup or not scored:
-            return self._propose(self._fresh_random())
+            return self._propose(self._startup_candidate())
         good, bad = self._split(scored)
         if self.options.constant_liar:
             liars = [Candidate(decisions) for count, decisions in self.pending.values() for _ in range(count)]
@@ -271,6 +276,46 @@ class TPEStrategy(Strategy):
 
     def _asked(self, key: str) -> bool:
         return key in self.told or key in self.pending
+
+    def _startup_candidate(self) -> Candidate | None:
+        """A Latin-hypercube-like design (McKay, Beckman & Conover, 1979) over the tree: each decision takes one of
+        its least-used values (a range: one of its least-used ``startup`` strata) among the candidates asked so far,
+        so a handful of startup trials see every value of every decision before the densities take over."""
+        if self.options.startup_design == "random":
+            return self._fresh_random()
+        used: dict[str, np.ndarray] = {}
+        asked = [*self.candidates_told, *(decisions for _, decisions in self.pending.values())]
+        for decisions in asked:
+            for path, value in decisions.items():
+                if path in self.encodings:
+                    counts = used.setdefault(path, np.zeros(self._strata(self.encodings[path])))
+                    counts[self._stratum(self.encodings[path], value)] += 1
+
+        def choose(path: str, hyperparameter: Hyperparameter) -> Any:
+            encoding = self._encoding(path, hyperparameter)
+            strata = self._strata(encoding)
+            counts = used.get(path, np.zeros(strata))
+            least = np.flatnonzero(counts == counts.min())
+            stratum = int(least[int(self.rng.integers(len(least)))])
+            if encoding.categorical:
+                return encoding.decode(stratum)
+            return encoding.decode((stratum + self.rng.uniform()) / strata)
+
+        for _ in range(8):
+            candidate = self.trie.walk(choose)
+            if not self._asked(candidate.key) and self.trie.check(candidate):
+                return candidate
+        return self._fresh_random()
+
+    def _strata(self, encoding: _Encoding) -> int:
+        return encoding.size if encoding.categorical else max(2, self.options.startup)
+
+    def _stratum(self, encoding: _Encoding, value: Any) -> int:
+        code = encoding.encode(value)
+        if encoding.categorical:
+            return int(code)
+        strata = self._strata(encoding)
+        return min(strata - 1, int(code * strata))
 
     def _fresh_random(self) -> Candidate | None:
         return unasked_candidate(self.space, self.rng, _Asked(self))
