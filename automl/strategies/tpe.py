@@ -365,18 +365,20 @@ class TPEStrategy(Strategy):
             width = self.options.bandwidth * max(count, 1) ** (-1.0 / (dimensions + 4))
             sigmas = np.full(kernels.size, width)
         else:
-            # hyperopt's rule (Bergstra et al. 2011): a kernel is as wide as the larger gap to its
-            # neighbours among the observed values (the range's ends count as neighbours)
+            # hyperopt's rule (Bergstra et al. 2011): a kernel is as wide as the larger gap to its neighbours
+            # among the observed values and the prior's centre (0.5); the outermost ones take their inner gap
             sigmas = np.ones(kernels.size)
             rows = np.flatnonzero(present)
             if len(rows):
-                centres = kernels.codes[path][rows]
+                centres = np.append(kernels.codes[path][rows], 0.5)
                 order = np.argsort(centres, kind="stable")
                 ordered = np.concatenate([[0.0], centres[order], [1.0]])
                 gaps = np.maximum(ordered[1:-1] - ordered[:-2], ordered[2:] - ordered[1:-1])
-                widths = np.empty(len(rows))
+                if len(centres) >= 2:
+                    gaps[0], gaps[-1] = ordered[2] - ordered[1], ordered[-2] - ordered[-3]
+                widths = np.empty(len(centres))
                 widths[order] = gaps
-                sigmas[rows] = widths
+                sigmas[rows] = widths[:-1]
         sigmas = np.clip(sigmas, floor, 1.0)
         kernels.sigmas[path] = sigmas
         return sigmas
