@@ -227,7 +227,7 @@ def _list_strategies(console: Any, plugins: Any) -> None:
 
 
 def _describe_strategy(console: Any, plugins: Any, name: str) -> None:
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from automl.strategies.options import describe_options
 
@@ -240,7 +240,7 @@ def _describe_strategy(console: Any, plugins: Any, name: str) -> None:
     if not options:
         console.print("options: none" if options_class is not None else "options: not declared (no Options class)")
         return
-    table = Table("option", "type", "default", "allowed", "help", title=f"options of {name}")
+    table = Table(Column("option", no_wrap=True), "type", "default", "allowed", "help", title=f"options of {name}")
     for info in options:
         table.add_row(info.name, info.kind, _shown_default(info.default), info.allowed or "any", info.help)
     console.print(table)

@@ -153,7 +153,7 @@ class MCTSStrategy(Strategy):
     """
 
     name = "mcts"
-    description = "Monte Carlo tree search (UCT) over the tree of decisions, with random rollouts"
+    description = "Monte Carlo tree search (UCT) over the tree of decisions; random or AMAF-guided rollouts, RAVE"
     Options = MCTSOptions
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:

@@ -138,6 +138,12 @@ class _Encoding:
         return float(min(hyperparameter.high, max(hyperparameter.low, value)))
 
 
+def _paths_in_order(candidates: list[Candidate]) -> list[str]:
+    """Every decision of the candidates, first seen first: a set's order follows Python's salted hash, and the
+    order of a sum of log densities decides near-ties (same seed, same candidates in every process)."""
+    return list(dict.fromkeys(path for candidate in candidates for path in candidate))
+
+
 def _label(value: Any) -> Any:
     """A dictionary key that keeps True apart from 1 (and 1.0 apart from 1)."""
     try:
@@ -344,7 +350,7 @@ class TPEStrategy(Strategy):
         if extra:
             for candidate in extra:
                 self._learn_paths(candidate)
-            for path in set(self.encodings) | set(codes):
+            for path in dict.fromkeys([*self.encodings, *codes]):
                 column_codes = [self.encodings[path].encode(c[path]) if path in c else 0.0 for c in extra]
                 codes[path] = np.concatenate([codes.get(path, np.zeros(len(rows))), column_codes])
                 present[path] = np.concatenate(
@@ -451,7 +457,7 @@ class TPEStrategy(Strategy):
         if self.options.multivariate:
             # log kernel of each (candidate, component); the last component is the prior
             joint = np.zeros((len(candidates), size + 1))
-            for path in {path for candidate in candidates for path in candidate}:
+            for path in _paths_in_order(candidates):
                 rows = [index for index, candidate in enumerate(candidates) if path in candidate]
                 joint[rows] += self._log_kernels(path, [candidates[index][path] for index in rows], kernels)
             weights = np.ones(size + 1)
@@ -460,7 +466,7 @@ class TPEStrategy(Strategy):
                 log_weights = np.log(weights / weights.sum()) if weights.sum() > 0 else np.zeros(size + 1)
             return logsumexp(joint + log_weights, axis=1)
         total = np.zeros(len(candidates))
-        for path in {path for candidate in candidates for path in candidate}:
+        for path in _paths_in_order(candidates):
             rows = [index for index, candidate in enumerate(candidates) if path in candidate]
             total[rows] += self._marginal_log_density(path, [candidates[index][path] for index in rows], kernels)
         return total

@@ -458,7 +458,7 @@ class StrategyConformance:
                 text=True,
                 env={**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": os.pathsep.join(path)},
             )
-            for hash_seed in ("1", "2")
+            for hash_seed in ("1", "2", "3")
         ]
         runs = []
         try:
@@ -473,10 +473,10 @@ class StrategyConformance:
                     child.wait()
         here = self.study(self.make_strategy())
         here.sequential(self.steps)
-        assert runs[0] == runs[1] == here.keys(), (
-            "the same seed gave other candidates in fresh processes with PYTHONHASHSEED=1 and 2 (and here): "
+        assert runs[0] == runs[1] == runs[2] == here.keys(), (
+            "the same seed gave other candidates in fresh processes with PYTHONHASHSEED=1, 2 and 3 (and here): "
             "does the strategy (or a library it uses) depend on Python's salted hash, set order or object ids? "
-            f"first differences at asks {_first_differences(runs[0], runs[1], here.keys())}"
+            f"first differences at asks {_first_differences(*runs, here.keys())}"
         )
 
     def test_proposes_until_the_space_is_exhausted(self) -> None:

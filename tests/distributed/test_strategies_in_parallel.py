@@ -17,7 +17,7 @@ from automl.strategies import builtin_strategies
 from automl.strategies.base import Proposal, StrategyContext
 
 # Every built-in strategy that proposes candidates to train (DARTS and DARTS-PT select from a supernet instead).
-BUILT_IN = ["random", "mcts", "smbo"]
+BUILT_IN = ["random", "mcts", "smbo", "tpe"]
 # Third-party strategies, by their entry point in group "automl", with options that make them leave their
 # random start within 12 trials. Skipped only where their package is not installed.
 THIRD_PARTY: dict[str, dict[str, Any]] = {"evolution": {"population": 4, "sample": 2}}

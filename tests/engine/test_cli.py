@@ -260,9 +260,33 @@ def test_strategies_name_shows_description_package_and_options():
     assert "--strategy-option" in result.stdout
 
 
-def test_strategies_name_without_options():
-    result = run("strategies", "random")
-    assert result.returncode == 0 and "options: none" in result.stdout
+def test_strategies_name_without_options(monkeypatch):
+    from dataclasses import dataclass
+
+    from click.testing import CliRunner
+
+    import automl.plugins
+    from automl.cli.main import cli
+    from automl.plugins import hookimpl, load_plugins
+    from automl.strategies.random import RandomStrategy
+
+    class Plain(RandomStrategy):
+        """A plugin's strategy that declares an Options class with no fields."""
+
+        name = "plain"
+
+        @dataclass(frozen=True)
+        class Options:
+            pass
+
+    class PlainPlugin:
+        @hookimpl
+        def automl_strategies(self):
+            return [Plain]
+
+    monkeypatch.setattr(automl.plugins, "load_plugins", lambda: load_plugins(entry_points=False, extra=[PlainPlugin()]))
+    result = CliRunner().invoke(cli, ["strategies", "plain"], catch_exceptions=False)
+    assert result.exit_code == 0 and "options: none" in result.stdout, result.output
 
 
 def test_strategies_unknown_name_suggests_the_closest():

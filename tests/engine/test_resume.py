@@ -53,6 +53,7 @@ def test_sigkill_then_resume_finishes_exactly_the_requested_trials(tmp_path, str
     script.write_text(SCRIPT)
     study, log = tmp_path / "study.db", tmp_path / "calls.log"
     command = [sys.executable, str(script), str(study), str(log), strategy, "20"]
+
     # each process hashes strings its own way: the candidates must not depend on it (SMAC included)
     def environment(hash_seed: str) -> dict[str, str]:
         return {**os.environ, "PYTHONHASHSEED": hash_seed}
