@@ -25,7 +25,7 @@ $(STAMP): Makefile pyproject.toml plugins/automl-evolution/pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/automl search search_spaces/mlp.py --data digits-flat --strategy random --trials 12 --epochs 15 --seed 0 --study runs/demo.db --fresh
+	$(BIN)/automl search search_spaces/mlp.py --data digits-flat --trials 12 --epochs 15 --seed 0 --study runs/demo.db --fresh
 
 test: $(STAMP)
 	$(BIN)/ruff check automl tests benchmarks examples search_spaces plugins

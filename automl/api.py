@@ -324,7 +324,7 @@ def _check_fidelity(config: SearchConfig, strategy_class: type, objective: Objec
     if not getattr(strategy_class, "accepts_fidelity", True):
         raise SearchSetupError(
             f"strategy {config.strategy!r} selects architectures with a supernet; it takes no {what} "
-            "(drop it, or pick a strategy that trains candidates: random, mcts, smbo, evolution)"
+            "(drop it, or pick a strategy that trains candidates: tpe, random, mcts, smbo, evolution)"
         )
     if objective is not None and config.prune is not None:
         raise SearchSetupError(

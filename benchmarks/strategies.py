@@ -25,6 +25,7 @@ as one that found nothing).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import tempfile
@@ -125,6 +126,7 @@ def run_smac(table: LookupTable, seed: int, trials: int) -> list[float | None]:
     import warnings
 
     from smac import HyperparameterOptimizationFacade, Scenario
+    from smac.main.exceptions import ConfigurationSpaceExhaustedException
     from smac.model.random_forest.random_forest import RandomForest
 
     from automl.space.configspace import candidate_from_configuration, to_configspace
@@ -160,7 +162,10 @@ def run_smac(table: LookupTable, seed: int, trials: int) -> list[float | None]:
             max_leaf_nodes=None,  # type: ignore[arg-type]
             n_jobs=1,
         )
-        HyperparameterOptimizationFacade(scenario, target, model=model, logging_level=False, overwrite=True).optimize()
+        facade = HyperparameterOptimizationFacade(scenario, target, model=model, logging_level=False, overwrite=True)
+        # SMAC may find no configuration it has not run: the trials it does not run find nothing
+        with contextlib.suppress(ConfigurationSpaceExhaustedException):
+            facade.optimize()
     return scores[:trials]
 
 

@@ -107,9 +107,7 @@ def cli() -> None:
 @click.argument("space", required=False)
 @click.option("--data", "-d", help="Built-in data set (see `automl datasets`) or a CSV/Parquet/NPZ file.")
 @click.option("--target", "-t", help="Target column of a CSV/Parquet file.")
-@click.option(
-    "--strategy", "-s", default="random", show_default=True, help="Search strategy (see `automl strategies`)."
-)
+@click.option("--strategy", "-s", default="tpe", show_default=True, help="Search strategy (see `automl strategies`).")
 @click.option("--trials", "-n", type=int, default=20, show_default=True, help="Trials to finish.")
 @click.option("--time-budget", type=float, help="Wall-clock seconds for the whole search.")
 @click.option(

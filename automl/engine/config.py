@@ -60,7 +60,7 @@ class SearchConfig:
     keep: int | None = _fixed()
     objective: str | None = _fixed()  # qualified name of a user objective, when there is one
     direction: str = _fixed("maximize")
-    strategy: str = _fixed("random")
+    strategy: str = _fixed("tpe")
     strategy_options: Mapping[str, Any] = field(default_factory=dict, metadata={"resume": "fixed"})
     seed: int = _fixed(0)
     # multi-fidelity: what a budget measures, its range, the schedule that spends it, pruning
