@@ -297,11 +297,22 @@ def datasets_command() -> None:
 @cli.command("show")
 @click.argument("study", type=click.Path(path_type=Path))
 @click.option("--top", type=int, help="Only the K best trials.")
-def show_command(study: Path, top: int | None) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json: every trial's number, status, score, decisions, metrics and times, for scripts.",
+)
+def show_command(study: Path, top: int | None, output_format: str) -> None:
     """Show the trials and the best candidate of a STUDY file."""
-    from automl.cli.show_command import show
+    from automl.cli.show_command import show, show_json
 
-    show(study, top)
+    if output_format == "json":
+        show_json(study, top)
+    else:
+        show(study, top)
 
 
 @cli.command("plot")

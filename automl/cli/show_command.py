@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -239,17 +240,40 @@ def print_rungs(console: Console, study: Study, trials: list[Trial], config: Any
 # ------------------------------------------------------------------------------------------------- show
 
 
+def best_first(trials: list[Trial], top: int | None) -> list[Trial]:
+    """All trials in order, or the ``top`` best scored ones, best first."""
+    if top is None:
+        return trials
+    return sorted((trial for trial in trials if trial.score is not None), key=lambda trial: trial.score, reverse=True)[
+        :top
+    ]
+
+
+def show_json(path: Path, top: int | None) -> None:
+    """The study as one JSON document on stdout: its summary and every trial as :meth:`Study.trial_record` gives it."""
+    study = Study.open(path)
+    meta = study.meta
+    best = study.best_trial
+    document = {
+        "study": str(study.path),
+        "direction": meta.get("direction", "maximize"),
+        "best_trial": None if best is None else best.number,
+        "best_score": None if best is None else study.objective_value(best),
+        "test_score": study.test_score,
+        "test_trial": meta.get("test_trial"),
+        "config": meta.get("config"),
+        "trials": [study.trial_record(trial) for trial in best_first(study.trials, top)],
+    }
+    click.echo(json.dumps(document, indent=1, default=str))
+
+
 def show(path: Path, top: int | None) -> None:
     study = Study.open(path)
     console = Console()
     all_trials = study.trials
     config = study_config(study)
     budgets = uses_budgets(all_trials)
-    trials = all_trials
-    if top is not None:
-        trials = sorted(
-            (trial for trial in trials if trial.score is not None), key=lambda trial: trial.score, reverse=True
-        )[:top]
+    trials = best_first(all_trials, top)
     columns = ["trial", "status", "score", *(["budget"] if budgets else []), "epochs", "parameters", "seconds"]
     table = Table(*columns, "error / candidate")
     for trial in trials:

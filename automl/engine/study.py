@@ -7,6 +7,10 @@ from typing import Any
 
 from automl.engine.storage import COMPLETE, FAILED, RUNNING, StudyError, StudyStorage, Trial
 
+TRIAL_COLUMNS = (
+    "number", "status", "score", "budget", "continues", "seed", "attempts", "started", "finished", "seconds", "error",
+)  # fmt: skip
+
 
 def incumbent_order(trial: Trial) -> tuple[float, float, int]:
     """Sort key of the incumbent: the highest budget first (None is the full budget), then score, then the earliest."""
@@ -72,6 +76,50 @@ class Study:
     @property
     def test_score(self) -> float | None:
         return self.meta.get("test_score")
+
+    def trial_record(self, trial: Trial) -> dict[str, Any]:
+        """Everything the study stores about one trial, as JSON-ready values (``automl show --format json``)."""
+        return {
+            "number": trial.number,
+            "status": trial.status.value,
+            "score": self.objective_value(trial),
+            "budget": trial.budget,
+            "continues": trial.continues,
+            "seed": trial.seed,
+            "attempts": trial.attempts,
+            "started": trial.started,
+            "finished": trial.finished,
+            "seconds": trial.seconds,
+            "error": trial.error,
+            "decisions": trial.candidate.to_dict(),
+            "metrics": trial.metrics,
+            "proposal": trial.proposal_data,
+        }
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame with one row per trial, for analysis in a notebook.
+
+        Columns: the trial's fields of :meth:`trial_record` (``score`` with the
+        objective's own sign, ``seconds`` from start to finish), ``metric.NAME``
+        for each scalar metric (``metric.epochs``, ``metric.seconds``: training
+        time...) and ``decision.PATH`` for each decision (missing where a trial's
+        candidate did not reach that decision). The learning curve stays in
+        :attr:`Trial.curve`.
+        """
+        import pandas as pd
+
+        rows = []
+        for trial in self.trials:
+            record = self.trial_record(trial)
+            decisions, metrics = record.pop("decisions"), record.pop("metrics")
+            record.pop("proposal")
+            for name, value in metrics.items():
+                if value is None or isinstance(value, bool | int | float | str):
+                    record[f"metric.{name}"] = value
+            for path, value in decisions.items():
+                record[f"decision.{path}"] = value
+            rows.append(record)
+        return pd.DataFrame(rows, columns=None if rows else list(TRIAL_COLUMNS))
 
     @property
     def artifacts(self) -> Path:
