@@ -1,4 +1,4 @@
-"""The ``automl`` command: search, strategies, show, export, rank.
+"""The ``automl`` command: search, strategies, show, compare, export, rank.
 
 A user's mistake (a bad space file, an unknown strategy, a missing column, a
 file that is not a study) ends with one line on stderr and exit status 2, never
@@ -313,6 +313,20 @@ def show_command(study: Path, top: int | None, output_format: str) -> None:
         show_json(study, top)
     else:
         show(study, top)
+
+
+@cli.command("compare", context_settings={"ignore_unknown_options": True})
+@click.argument("arguments", nargs=-1, required=True, type=click.UNPROCESSED, metavar="STUDIES... --against STUDIES...")
+def compare_command(arguments: tuple[str, ...]) -> None:
+    """Do two groups of studies differ? e.g. automl compare runs/tpe-*.db --against runs/random-*.db
+
+    One study per seed on each side: a paired Wilcoxon signed-rank test on the
+    best scores, paired by the seeds the studies stored (docs/evaluation.md).
+    """
+    from automl.cli.compare_command import compare, split_sides
+
+    for line in compare(*split_sides(arguments)):
+        click.echo(line)
 
 
 @cli.command("plot")
