@@ -258,7 +258,9 @@ def wilcoxon_signed_rank(
     counts = f"{first} higher on {wins} of {a.size} pairs, {second} on {losses}, median difference {median:+.4g}"
     if used == 0:
         return TestResult("Wilcoxon signed-rank", 0.0, 1.0, f"{counts}; every pair is tied: no difference to test")
-    result = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
+    # The tied pairs are dropped before the call, so scipy's exact distribution of the untied
+    # ones applies (with zeros present it falls back to the normal approximation, poor for few seeds).
+    result = stats.wilcoxon(differences[differences != 0], alternative="two-sided")
     p_value = float(result.pvalue)
     reading = f"{counts}; " + _verdict(p_value, first, second, wins > losses if wins != losses else None)
     smallest = 2.0 / 2**used

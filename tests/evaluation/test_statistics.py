@@ -98,6 +98,8 @@ def test_wilcoxon_says_when_there_are_too_few_seeds_and_when_all_tie():
     few = wilcoxon_signed_rank([1, 2, 3, 4, 5], [0, 1, 2, 3, 4])
     assert few.p_value == pytest.approx(2 / 32)
     assert "cannot go below 0.0625" in few.reading and "more seeds" in few.reading
+    with_ties = wilcoxon_signed_rank([1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 6, 7])  # two ties: 5 untied pairs
+    assert with_ties.p_value == pytest.approx(2 / 32) and "5 untied pairs" in with_ties.reading
     tied = wilcoxon_signed_rank([0.5, 0.6], [0.5, 0.6])
     assert tied.p_value == 1.0 and "tied" in tied.reading
     with pytest.raises(ValueError, match="same shape"):
