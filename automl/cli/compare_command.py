@@ -3,9 +3,11 @@
 Several studies a side: the paired Wilcoxon signed-rank test on the studies'
 best scores (``automl.evaluation.statistics.wilcoxon_signed_rank``), pairs
 matched by the seed each study stored, else in the order given (and it says
-so). One study a side: two models, one test set, which calls for McNemar's test
-on their test predictions; studies do not store those, so it says what is
-needed instead of guessing.
+so). One study a side: two models, one test set: McNemar's test on the two best
+models' predictions for the same test rows, recomputed from the weights the
+studies kept (``automl.engine.held_out``); when that cannot be done (a custom
+objective, no stored weights, different test rows) it says what is missing
+instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from automl.cli.errors import UsageProblem
 
@@ -131,16 +135,9 @@ def compare(paths_a: Sequence[Path], paths_b: Sequence[Path]) -> list[str]:
     minimised = side_a[0].direction == "minimize"
     if len(side_a) == 1:
         a, b = side_a[0], side_b[0]
-        lines = [
-            f"{first}: {a.path}, best {a.best_value:.4f}" + _test(a),
-            f"{second}: {b.path}, best {b.best_value:.4f}" + _test(b),
-        ]
-        lines.append(
-            "no test: one study a side compares two models on one test set, which needs McNemar's test on both "
-            "best models' predictions for the same test examples, and these studies do not store test predictions; "
-            "to compare the strategies instead, run each over several seeds and give all the studies"
-        )
-        return lines
+        lines = [f"{first}: {a.path}, best {a.best_value:.4f}" + _test(a)]
+        lines.append(f"{second}: {b.path}, best {b.best_value:.4f}" + _test(b))
+        return lines + mcnemar_lines(a.path, b.path, (first, second))
     pairs, how = pairing(side_a, side_b)
     lines = [f"{first}: {len(side_a)} studies; {second}: {len(side_b)} studies; {how}"]
     by_seed = how.startswith("paired by seed")
@@ -156,6 +153,39 @@ def compare(paths_a: Sequence[Path], paths_b: Sequence[Path]) -> list[str]:
     lines.append(f"{result.test} on the best scores{note}: statistic {result.statistic:g}, p = {result.p_value:.4g}")
     lines.append(result.reading)
     return lines
+
+
+def mcnemar_lines(path_a: Path, path_b: Path, names: tuple[str, str]) -> list[str]:
+    """McNemar's test on the two best models' predictions for the same test rows, or one line on what is missing."""
+    from automl.engine.held_out import best_test_predictions
+    from automl.engine.storage import StudyError
+    from automl.engine.study import Study
+    from automl.evaluation.statistics import mcnemar_test
+
+    predictions = []
+    for path in (path_a, path_b):
+        study = Study.open(path)
+        try:
+            predictions.append(best_test_predictions(study))
+        except StudyError as error:
+            return [
+                "no test: one study a side compares two models on one test set, which needs McNemar's test on "
+                f"both best models' predictions for the same test rows, recomputed from their stored weights: {error}"
+            ]
+        finally:
+            study.close()
+    a, b = predictions
+    if a.features.shape != b.features.shape or not (
+        np.array_equal(a.features, b.features) and np.array_equal(a.truth, b.truth)
+    ):
+        return [
+            "no test: the two studies' test splits are not the same rows (a different seed or split changes them); "
+            "McNemar's test needs both models scored on the same test examples"
+        ]
+    result = mcnemar_test(a.truth, a.predicted, b.predicted, names=names)
+    lines = [f"{result.test} on {len(a.truth)} test rows (trials {a.trial} and {b.trial}): "]
+    lines[0] += f"statistic {result.statistic:g}, p = {result.p_value:.4g}"
+    return [*lines, result.reading]
 
 
 def _test(summary: StudySummary) -> str:

@@ -321,7 +321,8 @@ def compare_command(arguments: tuple[str, ...]) -> None:
     """Do two groups of studies differ? e.g. automl compare runs/tpe-*.db --against runs/random-*.db
 
     One study per seed on each side: a paired Wilcoxon signed-rank test on the
-    best scores, paired by the seeds the studies stored (docs/evaluation.md).
+    best scores, paired by the seeds the studies stored. One study per side:
+    McNemar's test on the two best models' test predictions (docs/evaluation.md).
     """
     from automl.cli.compare_command import compare, split_sides
 

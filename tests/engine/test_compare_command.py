@@ -1,6 +1,7 @@
 """``automl compare``: a paired Wilcoxon test on two groups of studies' best scores; bad input is one line, exit 2."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,8 +94,34 @@ def test_one_study_a_side_says_what_mcnemar_needs(studies):
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("tpe: ") and lines[1].startswith("random: ")
-    assert "McNemar" in lines[-1] and "do not store test predictions" in lines[-1]
+    assert lines[-1].startswith("no test: ") and "McNemar" in lines[-1] and "custom objective" in lines[-1]
     assert "p =" not in result.stdout  # no test is made up
+
+
+TABULAR = Path(__file__).resolve().parents[2] / "search_spaces" / "tabular.py"
+
+
+def test_one_trained_study_a_side_gets_mcnemar_on_the_best_models_test_predictions(tmp_path):
+    from automl.engine.held_out import best_test_predictions
+    from automl.evaluation.statistics import mcnemar_test
+
+    paths = []
+    for strategy in ("random", "tpe"):
+        path = tmp_path / f"{strategy}.db"
+        automl.search(str(TABULAR), "wine", trials=2, epochs=2, seed=3, strategy=strategy, study=path).close()
+        paths.append(path)
+    result = invoke(paths[0], "--against", paths[1])
+    assert result.exit_code == 0, result.output
+    predictions = []
+    for path in paths:
+        study = Study.open(path)
+        predictions.append(best_test_predictions(study))
+        assert (predictions[-1].predicted == predictions[-1].truth).mean() == pytest.approx(study.test_score)
+        study.close()
+    expected = mcnemar_test(predictions[0].truth, predictions[0].predicted, predictions[1].predicted)
+    assert f"on {len(predictions[0].truth)} test rows" in result.stdout
+    assert f"statistic {expected.statistic:g}, p = {expected.p_value:.4g}" in result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("only random right on ")
 
 
 @pytest.mark.parametrize(
