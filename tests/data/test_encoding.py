@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from automl.data import Dataset, load_file, split_dataset
+from automl.data import DataError, Dataset, kfold_splits, load_dataset, load_file, split_dataset
 from automl.data.encoding import UNKNOWN_CATEGORY, UNKNOWN_INDEX, fit_table_encoding
 
 
@@ -91,3 +92,28 @@ def test_split_imputes_with_training_rows_only() -> None:
     assert test[gap, 0].tolist() == [training_median]
     assert test[gap, 2].tolist() == [1.0]
     assert not np.isnan(splits.train.features).any()
+
+
+def test_each_fold_fits_its_own_indices() -> None:
+    rows = 20
+    colour = np.zeros(rows)
+    colour[0] = 1  # "red" in one row only: the fold that validates on it has never seen it
+    features = np.column_stack([np.arange(rows, dtype=float), colour])
+    dataset = Dataset(
+        "folds", features, np.arange(rows) % 2, "classification", ["id", "colour"], None, {"colour": ["blue", "red"]}
+    )
+    folds = kfold_splits(dataset, folds=4, seed=0)
+    unknown_red = 0
+    for train, validation in folds:
+        assert set(train.features[:, 1].tolist()) <= {1.0, 2.0}
+        red_in_validation = validation.features[:, 1] != 1.0
+        unknown_red += int((validation.features[red_in_validation, 1] == UNKNOWN_INDEX).sum())
+    assert unknown_red == 1
+
+
+def test_load_dataset_declares_categorical_columns(tmp_path) -> None:
+    path = tmp_path / "codes.csv"
+    pd.DataFrame({"zip": [10, 20, 10, 30] * 5, "y": [0, 1] * 10}).to_csv(path, index=False)
+    assert load_dataset(str(path), target="y", categorical=["zip"]).categories == {"zip": ["10", "20", "30"]}
+    with pytest.raises(DataError, match="tables only"):
+        load_dataset("wine", categorical=["zip"])
