@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import automl
 from automl import space as s
 from automl.data import Dataset, split_dataset
 from automl.engine.assembly import bind_categories
+from automl.engine.config import SearchSetupError
 from automl.engine.space_loader import load_space
 from automl.nn import CompileError, compile_architecture
 from automl.nn.embedding import CategoricalEmbedding
@@ -104,3 +106,24 @@ def test_a_small_search_on_a_csv_with_categorical_columns_finishes(tmp_path: Pat
         compiled = compile_architecture(space.replay(trial.candidate), splits.input_shape, splits.num_outputs)
         assert trial.metrics["parameters"] == compiled.parameter_count
         assert 0.0 <= trial.score <= 1.0
+
+
+def test_bind_categories_only_fills_an_unbound_categories_option() -> None:
+    splits = split_dataset(categorical_table(), seed=0)
+    assert bind_categories(embedded, splits, None).options == {"categories": [(1, 4), (3, 6)]}
+    mine = embedded.bind(categories=[(1, 4)])
+    assert bind_categories(mine, splits, None) is mine
+
+    @s.search_space
+    def plain(x):
+        return s.op.linear(x, units=s.OUTPUTS)
+
+    assert bind_categories(plain, splits, None) is plain
+    numeric = split_dataset(dataclasses.replace(categorical_table(), categories=None), seed=0)
+    assert bind_categories(embedded, numeric, None) is embedded
+
+
+def test_embedding_by_position_and_feature_ranking_do_not_mix() -> None:
+    splits = split_dataset(categorical_table(), seed=0)
+    with pytest.raises(SearchSetupError, match="keep_features"):
+        bind_categories(embedded, splits, ["height", "colour"])
