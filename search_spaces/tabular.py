@@ -1,10 +1,16 @@
-"""A tabular network: widths and depth together with training hyperparameters."""
+"""A tabular network: categorical embeddings, widths and depth together with training hyperparameters.
+
+``categories`` is bound by the search from the data (``DataSplits.categorical_columns``):
+each categorical column's index becomes a learnt vector of ``embedding_size`` numbers
+(Guo & Berkhahn, 2016). Without categorical columns the embedding op passes the input
+through, and the ``embedding_size`` decision has no effect.
+"""
 
 from automl import space as s
 
 
 @s.search_space
-def tabular(x):
+def tabular(x, *, categories=()):
     x = s.training(
         x,
         learning_rate=s.Float(1e-4, 3e-2, log=True),
@@ -12,6 +18,7 @@ def tabular(x):
         weight_decay=s.Float(1e-6, 1e-2, log=True),
         optimizer=s.Choice(["adam", "sgd"]),
     )
+    x = s.op.embedding(x, size=s.Int(2, 16, log=True, name="embedding_size"), categories=categories)
     normalise = s.Bool(name="batchnorm")
 
     def layer(x):

@@ -20,8 +20,9 @@ class Dataset:
     classification, float32 for regression) so that no later layer has to guess.
 
     ``categories`` marks categorical columns of tabular data: feature name -> category names,
-    the column holding integer codes 0..len-1 into those names (e.g. for an embedding op).
-    Columns not named there are numeric. None (the default) means no categorical column.
+    the column holding integer codes 0..len-1 into those names, NaN where missing. Columns
+    not named there are numeric (NaN where missing). None (the default) means no categorical
+    column. The indices a model sees are fitted on the training split (``automl.data.encoding``).
     """
 
     name: str
@@ -108,6 +109,7 @@ class Dataset:
             if not names or len(set(names)) != len(names):
                 raise DataError(f"data set '{self.name}': categorical feature '{name}' needs distinct category names")
             codes = features[:, column]
+            codes = codes[~np.isnan(codes)]  # a missing value (NaN) maps to the unknown index when split
             valid = np.all(np.equal(np.mod(codes, 1), 0)) and (
                 codes.size == 0 or 0 <= codes.min() <= codes.max() < len(names)
             )

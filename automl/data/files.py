@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from automl.data.dataset import TASKS, Dataset, _shorten
+from automl.data.encoding import code_columns
 from automl.data.errors import DataError
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq", ".npz")
@@ -19,8 +21,14 @@ _FEATURE_ARRAY_NAMES = ("X", "features")
 _TARGET_ARRAY_NAMES = ("y", "target")
 
 
-def load_file(path: str | Path, target: str | None, task: str | None = None) -> Dataset:
-    """Read a data file into a Dataset; the task is inferred from the target when not given."""
+def load_file(
+    path: str | Path, target: str | None, task: str | None = None, categorical: Sequence[str] = ()
+) -> Dataset:
+    """Read a data file into a Dataset; the task is inferred from the target when not given.
+
+    In CSV and Parquet tables, non-numeric columns and those named in ``categorical`` are
+    categorical (``Dataset.categories``); missing values are kept for the split to fill.
+    """
     path = Path(path)
     if task is not None and task not in TASKS:
         raise DataError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
@@ -34,10 +42,12 @@ def load_file(path: str | Path, target: str | None, task: str | None = None) -> 
             f"unsupported file type '{path.suffix or '(none)'}' for {path.name}; "
             f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
+    if categorical and suffix == ".npz":
+        raise DataError(f"{path.name}: categorical columns are read from CSV or Parquet tables, not .npz arrays")
     if suffix == ".npz":
         return _load_npz(path, target, task)
     frame = _read_csv(path) if suffix == ".csv" else _read_parquet(path)
-    return _dataset_from_frame(frame, path, target, task)
+    return _dataset_from_frame(frame, path, target, task, categorical)
 
 
 def _first_line(error: BaseException) -> str:
@@ -74,7 +84,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _dataset_from_frame(frame: pd.DataFrame, path: Path, target: str | None, task: str | None) -> Dataset:
+def _dataset_from_frame(
+    frame: pd.DataFrame, path: Path, target: str | None, task: str | None, categorical: Sequence[str] = ()
+) -> Dataset:
     """Check a table column by column and turn it into a Dataset."""
     columns = [str(column) for column in frame.columns]
     frame = frame.set_axis(columns, axis=1)
@@ -95,24 +107,17 @@ def _dataset_from_frame(frame: pd.DataFrame, path: Path, target: str | None, tas
     feature_names = [column for column in columns if column != target]
     if not feature_names:
         raise DataError(f"{path.name} has no feature columns besides the target '{target}'")
-    features = frame[feature_names]
-    non_numeric = [
-        column
-        for column in feature_names
-        if not (pd.api.types.is_numeric_dtype(features[column]) or pd.api.types.is_bool_dtype(features[column]))
-    ]
-    if non_numeric:
+    declared = [str(name) for name in categorical]
+    unknown = [name for name in declared if name not in feature_names]
+    if unknown:
         raise DataError(
-            f"non-numeric feature column(s) in {path.name}: {_shorten(non_numeric)}; "
-            "encode them as numbers (e.g. one-hot) or drop them"
+            f"categorical column(s) {_shorten(unknown)} not among the features of {path.name}; "
+            f"features are: {_shorten(feature_names)}"
         )
-    missing = features.isna().sum()
-    missing = missing[missing > 0]
-    if len(missing):
-        listed = _shorten([f"{column} ({int(count)} missing)" for column, count in missing.items()])
-        raise DataError(f"missing values in feature column(s) of {path.name}: {listed}; fill or drop them")
-    values = features.to_numpy(dtype=np.float64)
-    infinite = [name for name, finite in zip(feature_names, np.isfinite(values).all(axis=0), strict=True) if not finite]
+    # non-numeric columns (and declared ones) are categorical; missing values stay NaN until the split
+    # imputes them with training statistics (automl.data.encoding)
+    values, categories = code_columns(frame[feature_names], declared)
+    infinite = [name for name, finite in zip(feature_names, ~np.isinf(values).any(axis=0), strict=True) if not finite]
     if infinite:
         raise DataError(f"infinite values in feature column(s) of {path.name}: {_shorten(infinite)}; replace them")
     target_column = frame[target]
@@ -124,7 +129,7 @@ def _dataset_from_frame(frame: pd.DataFrame, path: Path, target: str | None, tas
     encoded, task, class_names = _encode_target(
         target_column.to_numpy(), task, f"target column '{target}' of {path.name}"
     )
-    return Dataset(path.stem, values, encoded, task, feature_names, class_names)
+    return Dataset(path.stem, values, encoded, task, feature_names, class_names, categories or None)
 
 
 def infer_task(target: np.ndarray) -> str:

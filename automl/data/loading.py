@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from automl.data.builtin import BuiltinDataset, builtin_datasets
@@ -21,6 +21,7 @@ def load_dataset(
     datasets: Mapping[str, BuiltinDataset] | None = None,
     image_size: int | tuple[int, int] | None = None,
     image_channels: int | None = None,
+    categorical: Sequence[str] = (),
 ) -> Dataset:
     """Load a built-in data set by name (from `datasets`, default the built-ins), a data file or an image folder.
 
@@ -29,6 +30,7 @@ def load_dataset(
     reaches the folder). A folder is read by ``load_image_folder``: ``image_size`` (an int or
     (height, width)) and ``image_channels`` (1 or 3) are its ``size`` and ``channels``, None its
     default rules (the images' common size, or the most common one; the majority's channels).
+    ``categorical`` names numeric columns of a CSV or Parquet file to treat as categorical.
     """
     if task is not None and task not in TASKS:
         raise DataError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
@@ -42,6 +44,8 @@ def load_dataset(
     ]
     if image_options and (source in available or not path.is_dir()):
         raise DataError(f"{source} is not an image folder; drop the {' and '.join(image_options)}")
+    if categorical and (source in available or path.is_dir()):
+        raise DataError(f"{source} is not a CSV or Parquet file; categorical columns are declared for tables only")
     if source in available:
         if target is not None:
             raise DataError(f"built-in data set '{source}' has its own target; drop --target {target}")
@@ -56,7 +60,7 @@ def load_dataset(
             raise DataError(f"{source} is an image folder, a classification task; drop --task {task}")
         return load_image_folder(path, size=image_size, channels=image_channels)
     if path.exists():
-        return load_file(path, target, task)
+        return load_file(path, target, task, categorical)
     names = sorted(available)
     if path.suffix or "/" in source or "\\" in source:
         raise DataError(

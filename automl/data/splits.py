@@ -2,8 +2,8 @@
 
 Three roles are kept apart (Raschka, 2018): training data fits the weights, validation
 data chooses among candidates, test data gives the final estimate once. Statistics for
-standardisation come from the training part alone so that nothing of the held-out
-parts leaks into the model.
+standardisation, categorical indices and imputed medians (``automl.data.encoding``)
+come from the training part alone so that nothing of the held-out parts leaks into the model.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from automl.data.dataset import Dataset
+from automl.data.encoding import TableEncoding, fit_table_encoding, needs_encoding
 from automl.data.errors import DataError
 
 
@@ -35,6 +36,9 @@ class DataSplits:
 
     feature_mean and feature_scale are the training statistics used for standardisation
     (None when standardise=False); new data must be transformed the same way at inference.
+    ``categories`` maps each categorical feature to the names of its indices (index 0 is
+    ``UNKNOWN_CATEGORY``, then the categories seen in training); its columns hold those
+    indices, unstandardised, for an embedding op. ``encoding`` is the training fit that made them.
     """
 
     train: Split
@@ -46,6 +50,14 @@ class DataSplits:
     feature_names: list[str]
     feature_mean: np.ndarray | None = None
     feature_scale: np.ndarray | None = None
+    categories: dict[str, list[str]] | None = None
+    encoding: TableEncoding | None = None
+
+    @property
+    def categorical_columns(self) -> list[tuple[int, int]]:
+        """(column, number of indices) of each categorical feature, the ``categories`` of ``s.op.embedding``."""
+        names = self.categories or {}
+        return [(column, len(names[name])) for column, name in enumerate(self.feature_names) if name in names]
 
 
 def split_dataset(
@@ -54,10 +66,13 @@ def split_dataset(
     test_fraction: float = 0.2,
     seed: int = 0,
     standardise: bool = True,
+    missing_indicators: bool = False,
 ) -> DataSplits:
     """Split into train / validation / test, stratified when possible, the same for the same seed.
 
     A data set that names its own test part (``Dataset.test_rows``) keeps it as the test split.
+    Categorical columns become training-fitted indices and missing numbers training medians
+    (with a 0/1 column per such feature when ``missing_indicators``).
     """
     for label, fraction in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= fraction < 1.0:
@@ -89,10 +104,10 @@ def split_dataset(
     )
     if train.size == 0:
         raise DataError(f"data set '{dataset.name}' is too small: no rows left for training")
-    features = dataset.features
+    features, feature_names, encoding = _encoded(dataset, train, missing_indicators)
     mean = scale = None
     if standardise:
-        mean, scale = _fit_standardisation(features[train])
+        mean, scale = _fit_standardisation(features[train], _categorical_mask(feature_names, encoding))
         features = _apply_standardisation(features, mean, scale)
     return DataSplits(
         train=Split(features[train], dataset.target[train]),
@@ -100,11 +115,32 @@ def split_dataset(
         test=Split(features[test], dataset.target[test]),
         task=dataset.task,
         num_outputs=dataset.num_outputs,
-        input_shape=dataset.input_shape,
-        feature_names=list(dataset.feature_names),
+        input_shape=tuple(int(size) for size in features.shape[1:]),
+        feature_names=feature_names,
         feature_mean=mean,
         feature_scale=scale,
+        categories=None if encoding is None or not encoding.categories else encoding.categories,
+        encoding=encoding,
     )
+
+
+def _encoded(
+    dataset: Dataset, train: np.ndarray, missing_indicators: bool
+) -> tuple[np.ndarray, list[str], TableEncoding | None]:
+    """All rows encoded with a fit on the ``train`` rows (the features as they are when nothing needs it)."""
+    if not needs_encoding(dataset.features, dataset.categories):
+        return dataset.features, list(dataset.feature_names), None
+    encoding = fit_table_encoding(
+        dataset.features[train], dataset.feature_names, dataset.categories, missing_indicators
+    )
+    return encoding.transform(dataset.features), encoding.output_names, encoding
+
+
+def _categorical_mask(feature_names: list[str], encoding: TableEncoding | None) -> np.ndarray | None:
+    """True for the columns that hold category indices (these are not standardised)."""
+    if encoding is None or not encoding.categories:
+        return None
+    return np.array([name in encoding.categories for name in feature_names])
 
 
 def kfold_splits(dataset: Dataset, folds: int = 5, seed: int = 0) -> list[tuple[Split, Split]]:
@@ -122,8 +158,9 @@ def kfold_splits(dataset: Dataset, folds: int = 5, seed: int = 0) -> list[tuple[
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     pairs: list[tuple[Split, Split]] = []
     for train, validation in splitter.split(np.zeros(dataset.rows), dataset.target):
-        mean, scale = _fit_standardisation(dataset.features[train])
-        features = _apply_standardisation(dataset.features, mean, scale)
+        features, feature_names, encoding = _encoded(dataset, train, missing_indicators=False)
+        mean, scale = _fit_standardisation(features[train], _categorical_mask(feature_names, encoding))
+        features = _apply_standardisation(features, mean, scale)
         pairs.append(
             (Split(features[train], dataset.target[train]), Split(features[validation], dataset.target[validation]))
         )
@@ -154,14 +191,22 @@ def _split_off(
     return np.sort(kept), np.sort(taken)
 
 
-def _fit_standardisation(train_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale per feature (tabular) or per channel (images), computed in float64 for accuracy."""
+def _fit_standardisation(
+    train_features: np.ndarray, categorical: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale per feature (tabular) or per channel (images), computed in float64 for accuracy.
+
+    Columns flagged ``categorical`` get mean 0 and scale 1: their indices pass through unchanged.
+    """
     axes = (0,) if train_features.ndim == 2 else (0, *range(2, train_features.ndim))
     values = train_features.astype(np.float64)
     mean = values.mean(axis=axes, keepdims=True)
     scale = values.std(axis=axes, keepdims=True)
     # a constant column carries no information; scale 1 keeps it finite instead of dividing by zero
     scale[~(scale > 1e-12)] = 1.0
+    if categorical is not None:
+        mean[:, categorical] = 0.0
+        scale[:, categorical] = 1.0
     return mean[0].astype(np.float32), scale[0].astype(np.float32)
 
 

@@ -78,7 +78,7 @@ def build_evaluator(
 ) -> Evaluator:
     """The evaluator a config describes, for the search and for export alike."""
     return Evaluator(
-        space=space,
+        space=bind_categories(space, splits, ranked_features),
         splits=splits,
         settings=config.training,
         op_registry=plugins.op_registry(),
@@ -90,3 +90,23 @@ def build_evaluator(
         feature_order=_feature_order(ranked_features, splits),
         fidelity=config.fidelity_settings(),
     )
+
+
+def bind_categories(space: SearchSpace, splits: DataSplits | None, ranked_features: list[str] | None) -> SearchSpace:
+    """The space with the data's categorical columns bound to its ``categories`` option, when it has one.
+
+    A space opts in with a keyword-only parameter ``categories`` (``search_spaces/tabular.py``),
+    passed on to ``s.op.embedding``; it is a constant, not a decision, so the strategy's candidates
+    are the same with or without it. One the user bound keeps its value.
+    """
+    if splits is None or not splits.categorical_columns or "categories" in space.options:
+        return space
+    parameter = inspect.signature(space.function).parameters.get("categories")
+    if parameter is None or parameter.kind is not parameter.KEYWORD_ONLY:
+        return space
+    if ranked_features is not None:
+        raise SearchSetupError(
+            f"space {space.name!r} embeds categorical columns by position, which keep_features would move; "
+            "drop --rank-features, or bind categories yourself"
+        )
+    return space.bind(categories=splits.categorical_columns)

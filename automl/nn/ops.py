@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from automl.nn.embedding import build_embedding
 from automl.nn.registry import CompileError, OpRegistry, OpSpec, Shape
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -232,6 +233,11 @@ def builtin_op_specs() -> list[OpSpec]:
         OpSpec("zero", build_zero, "zeros shaped like the input (DARTS 'none')"),
         OpSpec("add", build_add, "element-wise sum of inputs of one shape", arity="many"),
         OpSpec("concat", build_concat, "concatenate inputs along channels/features", arity="many"),
+        OpSpec(
+            "embedding",
+            build_embedding,
+            "categorical columns to learnt vectors, concatenated after the numeric ones: size, categories",
+        ),
     ]
     for kind in ("relu", "gelu", "tanh", "sigmoid"):
         specs.append(OpSpec(kind, functools.partial(build_activation, kind=kind), f"{kind} activation"))

