@@ -15,7 +15,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from automl.engine.config import SearchSetupError
+
+class ConstraintError(ValueError):
+    """A constraint that cannot be read: malformed, or naming a cost that is not measured."""
+
 
 COST_NAMES = ("params", "flops", "latency_ms", "latency_batch_ms", "memory_mb")  # what automl.engine.costs measures
 SUFFIXES = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}  # no "m": it would read as milli
@@ -52,18 +55,18 @@ class Constraint:
 
 
 def parse_constraint(text: str) -> Constraint:
-    """``"params<=100k"`` → ``Constraint("params", "<=", 100000.0, ...)``; a bad one is a SearchSetupError."""
+    """``"params<=100k"`` → ``Constraint("params", "<=", 100000.0, ...)``; a bad one is a ConstraintError."""
     match = _PATTERN.match(str(text))
     if match is None:
-        raise SearchSetupError(f"constraint {text!r} is not {_FORM}")
+        raise ConstraintError(f"constraint {text!r} is not {_FORM}")
     cost, comparison, number, suffix = match.groups()
     if cost not in COST_NAMES:
-        raise SearchSetupError(
+        raise ConstraintError(
             f"constraint {text!r}: unknown cost {cost!r}; the measured costs are {', '.join(COST_NAMES)}"
         )
     bound = float(number) * SUFFIXES[suffix]
     if not math.isfinite(bound):
-        raise SearchSetupError(f"constraint {text!r}: the bound is not a finite number")
+        raise ConstraintError(f"constraint {text!r}: the bound is not a finite number")
     return Constraint(cost, comparison, bound, str(text).replace(" ", ""))
 
 
