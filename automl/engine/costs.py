@@ -12,8 +12,11 @@ and is measured only when asked for.
   counts 2, as in PyTorch's counter; ops it has no formula for count 0).
 - ``latency_ms`` / ``latency_batch_ms``: the median wall-clock time of one
   forward pass without gradients at batch 1 and at the training batch size,
-  by :class:`torch.utils.benchmark.Timer` (it synchronises CUDA), after warm-up
-  passes that are not timed.
+  by :class:`torch.utils.benchmark.Timer` (it synchronises CUDA): the median of
+  up to five timed blocks of a few milliseconds, after warm-up passes that are not
+  timed. On CPU with one thread (the Timer's default): with several, a pass waits
+  for whichever core is busy with something else, and latencies on a shared
+  machine came out 100 times too high now and then.
 - ``memory_mb``: the peak memory of one training forward pass (gradients on,
   so the activations the backward pass needs are kept). On CUDA it is the peak
   of ``torch.cuda.max_memory_allocated`` during the pass. On CPU PyTorch keeps
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +44,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from automl.engine.constraints import COST_NAMES
 
 WARMUP_PASSES = 2
-LATENCY_SECONDS = 0.05  # timed per batch size: small next to a trial's training
+LATENCY_REPEATS = 5  # timed blocks per batch size; the latency is their median
+LATENCY_BLOCK_SECONDS = 0.004
+LATENCY_MAX_SECONDS = 0.05  # no more blocks after this, once three are timed
 MEGABYTE = 1024 * 1024
 
 
@@ -158,15 +165,26 @@ def _bytes(tensor: torch.Tensor) -> int:
 
 
 def _latency_ms(module: nn.Module, batch: torch.Tensor) -> float:
-    """The median milliseconds of a forward pass without gradients, warm-up passes excluded."""
+    """The median milliseconds of a forward pass without gradients, warm-up passes excluded.
+
+    Up to ``LATENCY_REPEATS`` timed blocks of about ``LATENCY_BLOCK_SECONDS`` each (the passes per block from
+    one timed pass; at least three blocks, no new one after ``LATENCY_MAX_SECONDS``), so a candidate's latency
+    costs some tens of milliseconds, not a share of its training.
+    """
     with torch.no_grad():
-        for _ in range(WARMUP_PASSES):
-            module(batch)
         timer = Timer(
-            stmt="module(batch)", globals={"module": module, "batch": batch}, num_threads=torch.get_num_threads()
+            stmt="module(batch)", globals={"module": module, "batch": batch}, num_threads=1
         )
-        measurement = timer.blocked_autorange(min_run_time=LATENCY_SECONDS)
-    milliseconds = measurement.median * 1000.0
+        timer.timeit(WARMUP_PASSES)
+        once = timer.timeit(1).median
+        number = int(min(1000, max(1, LATENCY_BLOCK_SECONDS / max(once, 1e-9))))
+        blocks: list[float] = []
+        started = time.perf_counter()
+        while len(blocks) < LATENCY_REPEATS and (
+            len(blocks) < 3 or time.perf_counter() - started < LATENCY_MAX_SECONDS
+        ):
+            blocks.append(timer.timeit(number).median)
+    milliseconds = statistics.median(blocks) * 1000.0
     if not math.isfinite(milliseconds) or milliseconds <= 0:
         raise RuntimeError(f"latency measurement gave {milliseconds} ms")
     return milliseconds
