@@ -172,9 +172,7 @@ def _latency_ms(module: nn.Module, batch: torch.Tensor) -> float:
     costs some tens of milliseconds, not a share of its training.
     """
     with torch.no_grad():
-        timer = Timer(
-            stmt="module(batch)", globals={"module": module, "batch": batch}, num_threads=1
-        )
+        timer = Timer(stmt="module(batch)", globals={"module": module, "batch": batch}, num_threads=1)
         timer.timeit(WARMUP_PASSES)
         once = timer.timeit(1).median
         number = int(min(1000, max(1, LATENCY_BLOCK_SECONDS / max(once, 1e-9))))
