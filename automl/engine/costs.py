@@ -19,7 +19,8 @@ and is measured only when asked for.
   machine came out 100 times too high now and then.
 - ``memory_mb``: the peak memory of one training forward pass (gradients on,
   so the activations the backward pass needs are kept). On CUDA it is the peak
-  of ``torch.cuda.max_memory_allocated`` during the pass. On CPU PyTorch keeps
+  of ``torch.cuda.max_memory_allocated`` during the pass above what was allocated before it
+  (other tensors on the device do not count), plus the parameters, buffers and input. On CPU PyTorch keeps
   no allocation statistics, so it is the bytes of the parameters, buffers and
   input plus the output of every op of the pass (each node of the fx graph, or
   each leaf module of another module): what autograd keeps for the backward.
@@ -107,16 +108,17 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
 def _forward_flops_and_memory(module: nn.Module, batch: torch.Tensor, device: torch.device) -> tuple[int, float]:
     """FLOPs and peak bytes of one forward pass with gradients on."""
     counter = FlopCounterMode(display=False)
-    if device.type == "cuda":
+    resident = sum(_bytes(tensor) for tensor in [*module.parameters(), *module.buffers(), batch])
+    if device.type == "cuda":  # the pass's own peak above what was allocated before, plus the model and input
         torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         with counter:
             output = module(batch)
         torch.cuda.synchronize(device)
-        peak = float(torch.cuda.max_memory_allocated(device))
+        peak = float(torch.cuda.max_memory_allocated(device) - before + resident)
         del output
         return int(counter.get_total_flops()), peak
-    resident = sum(_bytes(tensor) for tensor in [*module.parameters(), *module.buffers(), batch])
     with counter:
         produced = _activation_bytes(module, batch)
     return int(counter.get_total_flops()), float(resident + produced)

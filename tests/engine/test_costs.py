@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import fx, nn
 
@@ -51,3 +52,13 @@ def test_costs_round_trip_through_their_dict() -> None:
     costs = Costs(params=5, flops=10, memory_mb=0.5, latency_ms=1.0, batch_size=4)
     assert Costs.from_dict(costs.to_dict()) == costs
     assert costs.as_metrics() == {"params": 5, "flops": 10, "latency_ms": 1.0, "memory_mb": 0.5}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_memory_is_the_peak_allocated_during_the_pass() -> None:
+    batch = torch.randn(64, 10)
+    costs = measure_costs(small_network(), batch, torch.device("cuda"), latency=True)
+    weights_and_input = 4 * (283 + 64 * 10)
+    assert costs.memory_mb * 1024 * 1024 >= weights_and_input  # both are resident on the device during the pass
+    assert costs.flops == 2 * 64 * 10 * 20 + 2 * 64 * 20 * 3
+    assert costs.latency_ms is not None and costs.latency_ms > 0 and costs.device.startswith("cuda")
