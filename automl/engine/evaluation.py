@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from automl.engine.constraints import Constraint, first_violation, needs_latency
-from automl.engine.costs import Costs, measure_costs
+from automl.engine.costs import Costs, measure_costs, with_latency
 from automl.engine.feature_selection import keep_top_features
 from automl.engine.limits import time_limit
 from automl.nn import CompileError, compile_architecture
@@ -93,14 +93,25 @@ class Evaluator:
     _costs: dict[str, Costs] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def costs_of(self, candidate: Candidate, built: BuiltCandidate) -> Costs:
-        """The measured costs of a built candidate, measured once per candidate (a promotion reuses them)."""
+        """The measured costs of a built candidate, measured once per candidate (a promotion reuses them).
+
+        Latency (timed passes) is measured only when asked for, and not for a candidate whose other
+        costs already break a constraint.
+        """
         key = candidate.to_json()
-        if key not in self._costs:
-            latency = needs_latency(self.constraints) if self.measure_latency is None else self.measure_latency
-            features = built.splits.train.features[: max(1, int(built.settings.batch_size))]
-            batch = torch.as_tensor(np.ascontiguousarray(features), dtype=torch.float32)
-            self._costs[key] = measure_costs(built.compiled.module, batch, resolve_device(self.device), latency)
-        return self._costs[key]
+        costs = self._costs.get(key)
+        latency = needs_latency(self.constraints) if self.measure_latency is None else self.measure_latency
+        if costs is not None and (costs.latency_ms is not None or not latency):
+            return costs
+        features = built.splits.train.features[: max(1, int(built.settings.batch_size))]
+        batch = torch.as_tensor(np.ascontiguousarray(features), dtype=torch.float32)
+        device = resolve_device(self.device)
+        if costs is None:
+            costs = measure_costs(built.compiled.module, batch, device)
+        if latency and first_violation(self.constraints, costs.as_metrics()) is None:
+            costs = with_latency(costs, built.compiled.module, batch, device)
+        self._costs[key] = costs
+        return costs
 
     def data_for(self, settings: TrainingSettings) -> Any:
         """The splits a candidate trains on: all features, or its top ``keep_features``."""

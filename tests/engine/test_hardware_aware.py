@@ -57,6 +57,14 @@ def test_feasible_candidates_train_and_infeasible_ones_do_not(tmp_path):
     study.close()
 
 
+def test_a_candidate_over_a_cheap_bound_is_never_timed(tmp_path):
+    study = search(tmp_path / "s.db", trials=2, constraints=["params<=10", "latency_ms<=60000"])
+    for trial in study.trials:
+        assert trial.status is TrialStatus.INFEASIBLE and "params<=10" in trial.error
+        assert "latency_ms" not in trial.metrics["costs"]
+    study.close()
+
+
 def test_the_search_stops_after_too_many_infeasible_candidates_in_a_row(tmp_path):
     notices = []
     study = search(tmp_path / "s.db", trials=6, constraints=["params<=10"], max_infeasible=2, on_notice=notices.append)
