@@ -296,6 +296,7 @@ def search(
             strategy_label=_strategy_label(plugins, config.strategy),
             previous_runner=previous_runner,
             pruner=_pruner(config),
+            max_infeasible=config.max_infeasible,
         )
         if objective is None:
             from automl.engine.resources import import_lazy_torch_modules
@@ -304,6 +305,8 @@ def search(
         if on_start is not None:
             on_start(driver_study, storage.finished_count())
         result = driver.run()
+        if driver.stop_reason is not None:
+            notice(driver.stop_reason)
         final_test(result, evaluator)
         return result
     except BaseException:

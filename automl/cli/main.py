@@ -117,6 +117,20 @@ def cli() -> None:
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--max-parameters", type=int, help="Fail candidates with more parameters than this.")
+@click.option(
+    "--constraint",
+    "constraints",
+    multiple=True,
+    help="A bound on a measured cost, checked before training, e.g. params<=100k, latency_ms<2 (repeatable; "
+    "costs: params, flops, latency_ms, latency_batch_ms, memory_mb).",
+)
+@click.option(
+    "--max-infeasible",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Stop after this many infeasible candidates in a row.",
+)
 @click.option("--rank-features", help="Rank features first (outrank, mi, 3mr) and train on the best ones.")
 @click.option("--keep", type=int, help="Train every candidate on the K best-ranked features.")
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -100,11 +100,33 @@ def print_summary(console: Console, study: Study) -> None:
             table.add_row(f"test {metric}", f"{study.test_score:.4f}")
         if "parameters" in best.metrics:
             table.add_row("parameters", f"{best.metrics['parameters']:,}")
+        if isinstance(best.metrics.get("costs"), dict):
+            table.add_row("costs", format_costs(best.metrics["costs"]))
         table.add_row("candidate", best.candidate.to_json())
         if meta.get("model"):
             table.add_row("model weights", str(meta["model"]))
         table.add_row("export", f"automl export {study.path} -o exported/")
     console.print(table)
+
+
+def format_costs(costs: dict[str, float]) -> str:
+    """ "params 12,345, flops 1.2M, memory_mb 0.31, latency_ms 0.084": the measured costs of a trial."""
+    parts = []
+    for name, value in costs.items():
+        if name == "params":
+            parts.append(f"params {int(value):,}")
+        elif name == "flops":
+            parts.append(f"flops {_with_suffix(float(value))}")
+        else:
+            parts.append(f"{name} {float(value):.3g}")
+    return ", ".join(parts)
+
+
+def _with_suffix(value: float) -> str:
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:g}"
 
 
 def trial_counts(trials: list[Trial]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from automl.data import Dataset, DataSplits, load_dataset, split_dataset
 from automl.engine.config import SearchConfig, SearchSetupError, arrays_hash, source_hash
+from automl.engine.constraints import parse_constraints
 from automl.engine.evaluation import Evaluator, Objective
 from automl.engine.space_loader import load_space
 from automl.space import SearchSpace
@@ -85,6 +86,7 @@ def build_evaluator(
         device=config.device,
         objective=objective,
         max_parameters=config.max_parameters,
+        constraints=parse_constraints(config.constraints),
         trial_seconds=config.trial_seconds,
         direction=config.direction,
         feature_order=_feature_order(ranked_features, splits),

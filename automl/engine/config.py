@@ -56,6 +56,8 @@ class SearchConfig:
     test_fraction: float = _fixed(0.2)
     training: TrainingSettings = field(default_factory=TrainingSettings, metadata={"resume": "fixed"})
     max_parameters: int | None = _fixed()
+    # bounds on measured costs, e.g. ("params<=100k", "latency_ms<2"): they decide which trials train
+    constraints: tuple[str, ...] = field(default=(), metadata={"resume": "fixed"})
     rank_features: str | None = _fixed()
     keep: int | None = _fixed()
     objective: str | None = _fixed()  # qualified name of a user objective, when there is one
@@ -82,6 +84,7 @@ class SearchConfig:
     trial_memory: str | int | None = _free()
     retries: int = _free(1)
     threads_per_worker: int = _free(1)
+    max_infeasible: int = _free(50)  # the search stops after this many infeasible candidates in a row
 
     def __post_init__(self) -> None:
         problems = []
@@ -113,9 +116,28 @@ class SearchConfig:
             problems.append("give workers or a scheduler address, not both: a cluster brings its own workers")
         if self.scheduler is not None and "://" not in self.scheduler:
             problems.append(f"scheduler address {self.scheduler!r} needs a protocol, e.g. tcp://127.0.0.1:8786")
+        problems.extend(self._constraint_problems())
         problems.extend(self._fidelity_problems())
         if problems:
             raise SearchSetupError(problems[0])
+
+    def _constraint_problems(self) -> list[str]:
+        """Check the constraints (a tuple of their texts, however given) and the infeasible-run limit."""
+        from automl.engine.constraints import ConstraintError, parse_constraint
+
+        given = self.constraints
+        texts = (given,) if isinstance(given, str) else tuple(str(text) for text in (given or ()))
+        object.__setattr__(self, "constraints", texts)
+        if self.max_infeasible < 1:
+            return [f"max infeasible must be at least 1, got {self.max_infeasible}"]
+        for text in texts:
+            try:
+                parse_constraint(text)
+            except ConstraintError as error:
+                return [str(error)]
+        if texts and self.objective is not None:
+            return ["constraints bound the costs of a trained model; a search with an objective has none to measure"]
+        return []
 
     def _fidelity_problems(self) -> list[str]:
         """Check the multi-fidelity fields, and fill in their defaults (a frozen dataclass: via __setattr__)."""

@@ -13,12 +13,14 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from automl.engine.constraints import Constraint, first_violation, needs_latency
+from automl.engine.costs import Costs, measure_costs, with_latency
 from automl.engine.feature_selection import keep_top_features
 from automl.engine.limits import time_limit
 from automl.nn import CompileError, compile_architecture
@@ -86,6 +88,30 @@ class Evaluator:
     direction: str = "maximize"
     feature_order: list[int] | None = None  # column indices, best first, when features were ranked
     fidelity: Fidelity | None = None  # what a proposal's budget means; None: budgets are epochs
+    constraints: tuple[Constraint, ...] = ()  # bounds on measured costs, checked before training
+    measure_latency: bool | None = None  # None: only when a constraint names a latency
+    _costs: dict[str, Costs] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def costs_of(self, candidate: Candidate, built: BuiltCandidate) -> Costs:
+        """The measured costs of a built candidate, measured once per candidate (a promotion reuses them).
+
+        Latency (timed passes) is measured only when asked for, and not for a candidate whose other
+        costs already break a constraint.
+        """
+        key = candidate.to_json()
+        costs = self._costs.get(key)
+        latency = needs_latency(self.constraints) if self.measure_latency is None else self.measure_latency
+        if costs is not None and (costs.latency_ms is not None or not latency):
+            return costs
+        features = built.splits.train.features[: max(1, int(built.settings.batch_size))]
+        batch = torch.as_tensor(np.ascontiguousarray(features), dtype=torch.float32)
+        device = resolve_device(self.device)
+        if costs is None:
+            costs = measure_costs(built.compiled.module, batch, device)
+        if latency and first_violation(self.constraints, costs.as_metrics()) is None:
+            costs = with_latency(costs, built.compiled.module, batch, device)
+        self._costs[key] = costs
+        return costs
 
     def data_for(self, settings: TrainingSettings) -> Any:
         """The splits a candidate trains on: all features, or its top ``keep_features``."""
@@ -167,9 +193,20 @@ class Evaluator:
         torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
         built = self.build(candidate, plan.budget)
         compiled, settings, splits = built.compiled, built.settings, built.splits
+        costs = self.costs_of(candidate, built).as_metrics()
+        reason = None
         if self.max_parameters is not None and compiled.parameter_count > self.max_parameters:
             reason = f"too large: {compiled.parameter_count} parameters (limit {self.max_parameters})"
-            metrics = {"parameters": compiled.parameter_count, "seconds": time.monotonic() - started}
+        violation = first_violation(self.constraints, costs)
+        if reason is None and violation is not None:
+            reason = f"infeasible: {violation}"
+        if reason is not None:  # refused before any training: no epochs, no weights
+            metrics = {
+                "parameters": compiled.parameter_count,
+                "epochs": 0,
+                "costs": costs,
+                "seconds": time.monotonic() - started,
+            }
             return TrialResult(TrialStatus.INFEASIBLE, None, metrics, reason), None
         deadline = None if self.trial_seconds is None else started + self.trial_seconds
         resume_from = None
@@ -195,6 +232,7 @@ class Evaluator:
             "seconds": time.monotonic() - started,
             "metric": "accuracy" if splits.task == "classification" else "r2",
             "curve": outcome.history,
+            "costs": costs,
         }
         rows = self.fidelity is not None and self.fidelity.kind == "rows"
         share = len(splits.train.target) / len(self.splits.train.target) if rows else 1.0

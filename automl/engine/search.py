@@ -83,7 +83,9 @@ class SearchDriver:
     strategy_label: str = ""  # "'mcts' (built-in)", "'evolution' (plugin automl-evolution 0.1.0)"
     previous_runner: str | None = None  # where the trials of the last (perhaps killed) run of this study ran
     pruner: PercentileStopping | None = None  # stops trials whose curve falls behind (--prune)
+    max_infeasible: int | None = None  # stop after this many infeasible trials in a row (None: never)
     study: Study = field(init=False)
+    stop_reason: str | None = field(default=None, init=False)  # why the search stopped before its budget
 
     def __post_init__(self) -> None:
         self.study = Study(self.storage)
@@ -97,6 +99,7 @@ class SearchDriver:
         self._events = 0  # events stored so far
         self._snapshot_event = 0  # the event the last snapshot includes
         self._failure: StrategyFailure | None = None  # the strategy raised: no more asks, tells or snapshots
+        self._infeasible_run = 0  # infeasible trials told in a row
         fidelity = self.evaluator.fidelity
         # Checkpoints are kept when a trial may be continued: trained candidates under the epochs fidelity.
         self._checkpoints = fidelity is not None and fidelity.kind == "epochs" and self.evaluator.objective is None
@@ -140,6 +143,10 @@ class SearchDriver:
         self._events = self.storage.event_count()
         self._snapshot_event = snapshot_event
         self._best = self.storage.best()
+        self._infeasible_run = 0
+        for trial in self.storage.trials():
+            if trial.status.finished:
+                self._infeasible_run = self._infeasible_run + 1 if trial.status is TrialStatus.INFEASIBLE else 0
         if self.pruner is not None:
             for trial in self.storage.trials():
                 if trial.status.finished:
@@ -196,6 +203,7 @@ class SearchDriver:
                     not exhausted
                     and self._failure is None
                     and not out_of_time
+                    and not self._too_many_infeasible()
                     and len(self._in_flight) < self.runner.capacity
                     and self._finished + len(self._in_flight) < self.budget.trials
                 ):
@@ -235,6 +243,17 @@ class SearchDriver:
         if self.events is not None:
             self.events.automl_search_finished(study=self.study)
         return self.study
+
+    def _too_many_infeasible(self) -> bool:
+        """Whether the last ``max_infeasible`` trials were all infeasible: the search then stops asking."""
+        if self.max_infeasible is None or self._infeasible_run < self.max_infeasible:
+            return False
+        if self.stop_reason is None:
+            self.stop_reason = (
+                f"stopped: the last {self._infeasible_run} candidates were all infeasible (they break the "
+                "constraints); loosen --constraint or change the space, or --resume with a higher --max-infeasible"
+            )
+        return True
 
     # ------------------------------------------------------------ fidelity
     def _seed_of(self, proposal: Proposal) -> int:
@@ -363,6 +382,7 @@ class SearchDriver:
         sequence = self.storage.record_tell(number, status, result.score, dict(result.metrics), result.error, snapshot)
         self._stored(sequence, snapshot)
         self._finished += 1
+        self._infeasible_run = self._infeasible_run + 1 if status is TrialStatus.INFEASIBLE else 0
         if self.pruner is not None:
             curve = list(result.metrics.get("curve") or [])
             self.pruner.add(number, curve, running.continues, status is TrialStatus.COMPLETE)

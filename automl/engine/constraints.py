@@ -1,0 +1,93 @@
+"""Constraints on a candidate's measured costs, such as ``params<=100k`` or ``latency_ms<2``.
+
+Checked after compiling and before training (see :mod:`automl.engine.costs`): a
+candidate that violates one is infeasible and costs no training, as in
+hardware-aware NAS that rejects architectures over a latency or size budget
+before training them (Tan et al., "MnasNet: Platform-Aware Neural Architecture
+Search for Mobile", CVPR 2019, use the hard-constraint form as a baseline).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+
+class ConstraintError(ValueError):
+    """A constraint that cannot be read: malformed, or naming a cost that is not measured."""
+
+
+COST_NAMES = ("params", "flops", "latency_ms", "latency_batch_ms", "memory_mb")  # what automl.engine.costs measures
+SUFFIXES = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}  # no "m": it would read as milli
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_PATTERN = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kKMG]?)\s*$"
+)
+_FORM = "COST OP NUMBER[k|M|G] with OP one of <=, <, >=, > (e.g. params<=100k, latency_ms<2)"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``cost comparison bound``; ``text`` is how the user wrote it."""
+
+    cost: str
+    comparison: str
+    bound: float
+    text: str
+
+    def allows(self, value: float) -> bool:
+        return COMPARISONS[self.comparison](value, self.bound)
+
+    def violation(self, costs: Mapping[str, float]) -> str | None:
+        """Why ``costs`` violate this constraint (the measured value and the bound), or None."""
+        value = costs.get(self.cost)
+        if value is None or self.allows(float(value)):
+            return None
+        return f"{self.cost} {_format(float(value))} breaks {self.text} (bound {_format(self.bound)})"
+
+
+def parse_constraint(text: str) -> Constraint:
+    """``"params<=100k"`` → ``Constraint("params", "<=", 100000.0, ...)``; a bad one is a ConstraintError."""
+    match = _PATTERN.match(str(text))
+    if match is None:
+        raise ConstraintError(f"constraint {text!r} is not {_FORM}")
+    cost, comparison, number, suffix = match.groups()
+    if cost not in COST_NAMES:
+        raise ConstraintError(
+            f"constraint {text!r}: unknown cost {cost!r}; the measured costs are {', '.join(COST_NAMES)}"
+        )
+    bound = float(number) * SUFFIXES[suffix]
+    if not math.isfinite(bound):
+        raise ConstraintError(f"constraint {text!r}: the bound is not a finite number")
+    return Constraint(cost, comparison, bound, str(text).replace(" ", ""))
+
+
+def parse_constraints(texts: Iterable[str]) -> tuple[Constraint, ...]:
+    return tuple(parse_constraint(text) for text in texts)
+
+
+def needs_latency(constraints: Iterable[Constraint]) -> bool:
+    """Whether latency must be measured: it is the one cost that takes timed passes."""
+    return any(constraint.cost in ("latency_ms", "latency_batch_ms") for constraint in constraints)
+
+
+def first_violation(constraints: Iterable[Constraint], costs: Mapping[str, float]) -> str | None:
+    for constraint in constraints:
+        reason = constraint.violation(costs)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _format(value: float) -> str:
+    if value.is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    return f"{value:.4g}"
