@@ -6,6 +6,7 @@ from torch import nn
 
 import automl
 from automl import space as s
+from automl.engine.costs import Costs
 from automl.data import load_dataset, split_dataset
 from automl.nn import compile_architecture
 
@@ -130,9 +131,16 @@ def test_device_option_picks_the_device_trials_train_on(
         devices.append(device)
         raise StopTraining(f"asked to train on {device}")
 
+    def measure_spy(module, batch, device, latency=False):
+        measured_on.append(device)
+        return Costs(params=1, flops=1, memory_mb=0.0, device=str(device))
+
+    measured_on: list[torch.device] = []
     monkeypatch.setattr(automl.engine.evaluation, "train_model", spy)
+    monkeypatch.setattr(automl.engine.evaluation, "measure_costs", measure_spy)
     study = automl.search(small_mlp, "wine", trials=1, epochs=1, device=requested, study=tmp_path / "d.db")
     assert devices == [torch.device(expected)]
+    assert measured_on == [torch.device(expected)]  # costs are measured where the model will run
     assert f"asked to train on {expected}" in study.trials[0].error
 
 
