@@ -240,6 +240,8 @@ class StudyReport:
     def plots_section(self) -> str:
         from automl.report.figures import costs_figure, curves_figure, scores_figure, svg_of
 
+        if not any(trial.score is not None for trial in self.trials):
+            return '<h2>Plots</h2><p class="note">No trial has a score yet: there is nothing to plot.</p>'
         plots = [
             ("scores", scores_figure(self.study, self.trials), "Every trial's score and the best so far."),
             ("curves", curves_figure(self.study, self.trials), "Learning curves: score against epoch per candidate."),
@@ -255,8 +257,6 @@ class StudyReport:
                 continue
             svg, text = svg_of(figure, name), escape(caption)
             parts.append(f'<figure id="plot-{name}" class="plot">{svg}<figcaption>{text}</figcaption></figure>')
-        if not any(trial.score is not None for trial in self.trials):
-            parts.append('<p class="note">No trial has a score yet: the plots have nothing to show.</p>')
         return "".join(parts)
 
     def trials_section(self) -> str:

@@ -209,3 +209,21 @@ def test_the_page_renders_in_a_real_browser(trained, tmp_path):
             browser.close()
     assert problems == []
     assert requests == [output.as_uri()]
+
+
+def test_a_regression_study_says_why_it_has_no_interval(tmp_path):
+    path = tmp_path / "regression.db"
+    automl.search(str(TABULAR), "synthetic-regression", trials=1, epochs=1, seed=0, study=path).close()
+    page = make_page(path, tmp_path / "regression.html")
+    note = page.split('id="interval"')[1].split("</span>")[0]
+    assert "needs the best model&#x27;s per-example test predictions, which the study does not store" in note
+    assert "regression study" in note and "[" not in note
+    assert 'id="test-score">' in page  # the test score itself is stored and shown
+
+
+def test_a_study_without_a_score_has_no_plots_and_no_best_trial(tmp_path):
+    path = tmp_path / "refused.db"
+    automl.search(str(TABULAR), "wine", trials=2, epochs=1, seed=0, max_parameters=10, study=path).close()
+    page = make_page(path, tmp_path / "refused.html")
+    assert "there is no best trial yet" in page and "nothing to plot" in page and "<svg" not in page
+    assert "2 infeasible" in page and len(trial_rows(page)) == 2
