@@ -1,4 +1,4 @@
-"""The ``automl`` command: search, strategies, show, compare, export, rank.
+"""The ``automl`` command: search, strategies, show, compare, plot, report, export, rank.
 
 A user's mistake (a bad space file, an unknown strategy, a missing column, a
 file that is not a study) ends with one line on stderr and exit status 2, never
@@ -353,6 +353,22 @@ def plot_command(study: Path, output: Path | None) -> None:
 
     written = plot(study, output or study.with_suffix(".png"))
     click.echo(f"wrote {written}")
+
+
+@cli.command("report")
+@click.argument("study", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="HTML file [STUDY.html].")
+@click.option(
+    "--interval/--no-interval",
+    default=True,
+    show_default=True,
+    help="The best model's 95% bootstrap test interval (recomputes its test predictions from its weights).",
+)
+def report_command(study: Path, output: Path | None, interval: bool) -> None:
+    """Write one self-contained HTML page of a STUDY: the best trial, plots and every trial."""
+    from automl.cli.report_command import report
+
+    click.echo(f"wrote {report(study, output, interval)}")
 
 
 @cli.command("export")

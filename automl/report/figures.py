@@ -1,0 +1,130 @@
+"""The report's plots, drawn by matplotlib and kept as inline SVG text.
+
+The scores and learning-curve panels are ``automl plot``'s own
+(:mod:`automl.cli.plot_command`), so the page and the PNG show the same thing.
+Text is drawn as paths (``svg.fonttype = "path"``) and the XML prologue with its
+DTD address is dropped, so a plot needs no font and no network to render; each
+figure's element ids are prefixed with its name, so several plots can share one
+HTML document without id clashes, and salted with it, so the same study gives the same SVG.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TYPE_CHECKING
+
+from automl.engine.storage import Trial
+from automl.engine.study import Study
+from automl.strategies.base import TrialStatus
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}  # no timestamp, no addresses
+
+
+def svg_of(figure: Figure, name: str) -> str:
+    """The figure as one ``<svg>`` element, ready to sit inside an HTML page."""
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": f"automl-report-{name}"}):
+        figure.savefig(buffer, format="svg", metadata=SVG_METADATA)
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :].strip()
+    # matplotlib names its groups figure_1, axes_1...: prefixed, ids stay unique across the page's plots
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{name}-\1"', text)
+    return re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", text)
+
+
+def scores_figure(study: Study, trials: list[Trial]) -> Figure:
+    """Every trial's score against its number and the best so far (``automl plot``'s first panel)."""
+    from matplotlib.figure import Figure
+
+    from automl.cli.plot_command import draw_scores
+
+    figure = Figure(figsize=(8, 4.2))
+    draw_scores(figure.add_subplot(), study, trials)
+    figure.tight_layout()
+    return figure
+
+
+def curves_figure(study: Study, trials: list[Trial]) -> Figure | None:
+    """Score against epoch for each candidate (``automl plot``'s second panel), or None when no trial has a curve."""
+    from matplotlib.figure import Figure
+
+    from automl.cli.plot_command import MAX_CURVES, candidate_curves, draw_curves
+    from automl.cli.show_command import study_config
+
+    curves = candidate_curves(trials)
+    if not curves:
+        return None
+    figure = Figure(figsize=(8, 4.2))
+    draw_curves(figure.add_subplot(), study, trials, curves, study_config(study), MAX_CURVES)
+    figure.tight_layout()
+    return figure
+
+
+def trial_params(trial: Trial) -> float | None:
+    """The parameters the search measured for a trial (``metrics.costs.params``), or None."""
+    costs = trial.metrics.get("costs")
+    value = costs.get("params") if isinstance(costs, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def costs_figure(study: Study, trials: list[Trial]) -> Figure | None:
+    """Score against measured parameters, with the Pareto front; None when no scored trial has measured costs.
+
+    The front is the best score reached at each model size or below: the
+    trade-off a user picks from. Trials refused without a score (infeasible,
+    failed) that were measured are ticks along the bottom edge, so the plot shows
+    where a constraint cut the space.
+    """
+    from matplotlib.figure import Figure
+
+    measured = [(trial, params) for trial in trials if (params := trial_params(trial)) is not None]
+    scored = [(trial, params) for trial, params in measured if trial.score is not None]
+    if not scored:
+        return None
+    figure = Figure(figsize=(8, 4.2))
+    axes = figure.add_subplot()
+    complete = [(trial, params) for trial, params in scored if trial.status is TrialStatus.COMPLETE]
+    lower = [(trial, params) for trial, params in scored if trial.status is not TrialStatus.COMPLETE]
+    for group, style in ((complete, {"label": "trial"}), (lower, {"label": "pruned (lower budget)", "marker": "x"})):
+        if group:
+            axes.scatter(
+                [params for _, params in group], [study.objective_value(trial) for trial, _ in group], s=16, alpha=0.6,
+                **style,
+            )  # fmt: skip
+    front_x, front_y, best_score = [], [], float("-inf")
+    for trial, params in sorted(complete, key=lambda pair: (pair[1], -pair[0].score)):
+        if trial.score > best_score:
+            best_score = trial.score
+            front_x.append(params)
+            front_y.append(study.objective_value(trial))
+    if front_x:
+        axes.step(front_x, front_y, where="post", color="black", linewidth=1.2, label="Pareto front")
+    best = study.best_trial
+    if best is not None and (params := trial_params(best)) is not None:
+        axes.scatter(
+            [params], [study.objective_value(best)], marker="*", s=160, color="gold", edgecolor="black", zorder=5,
+            label=f"best (trial {best.number})",
+        )  # fmt: skip
+    unscored = [params for trial, params in measured if trial.score is None]
+    if unscored:
+        axes.plot(
+            unscored, [0.0] * len(unscored), linestyle="none", marker="|", markersize=12, color="red",
+            transform=axes.get_xaxis_transform(), label=f"no score: failed or infeasible ({len(unscored)})",
+        )  # fmt: skip
+    sizes = [params for _, params in measured if params > 0]
+    if sizes and max(sizes) / min(sizes) > 20:
+        axes.set_xscale("log")
+    metric = next((trial.metrics.get("metric") for trial, _ in scored if trial.metrics.get("metric")), "score")
+    axes.set_xlabel("parameters (measured)")
+    axes.set_ylabel(f"validation {metric}")
+    axes.set_title("score against model size")
+    axes.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    return figure
