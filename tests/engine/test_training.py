@@ -6,8 +6,8 @@ from torch import nn
 
 import automl
 from automl import space as s
-from automl.engine.costs import Costs
 from automl.data import load_dataset, split_dataset
+from automl.engine.costs import Costs
 from automl.nn import compile_architecture
 
 
