@@ -15,7 +15,7 @@ from automl.cli.main import cli
 from automl.engine.study import Study
 
 TABULAR = Path(__file__).resolve().parents[2] / "search_spaces" / "tabular.py"
-HOSTILE_ERROR = "<img src=x onerror=alert(1)> & \"boom\""
+HOSTILE_ERROR = '<img src=x onerror=alert(1)> & "boom"'
 HOSTILE_CHOICE = "<script>alert('x')</script>"
 # a resource the browser would fetch: src/href/url() pointing anywhere but the page itself, or an @import
 NETWORK_REFERENCE = re.compile(r"""(?:\b(?:src|href)\s*=\s*["']?\s*(?!#)[a-z]+:|url\(\s*["']?\s*(?!#)|@import)""", re.I)
