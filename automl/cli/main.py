@@ -319,11 +319,21 @@ def datasets_command() -> None:
     show_default=True,
     help="json: every trial's number, status, score, decisions, metrics and times, for scripts.",
 )
-def show_command(study: Path, top: int | None, output_format: str) -> None:
+@click.option(
+    "--pareto",
+    "pareto_costs",
+    metavar="COST[,COST...]",
+    help="Only the trials no other beats on score and these measured costs (params, flops, latency_ms, memory_mb).",
+)
+def show_command(study: Path, top: int | None, output_format: str, pareto_costs: str | None) -> None:
     """Show the trials and the best candidate of a STUDY file."""
     from automl.cli.show_command import show, show_json
 
-    if output_format == "json":
+    if pareto_costs is not None:
+        from automl.cli.pareto_command import show_pareto
+
+        show_pareto(study, pareto_costs, output_format)
+    elif output_format == "json":
         show_json(study, top)
     else:
         show(study, top)
