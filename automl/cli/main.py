@@ -357,8 +357,15 @@ def compare_command(arguments: tuple[str, ...]) -> None:
 @cli.command("plot")
 @click.argument("study", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png].")
-def plot_command(study: Path, output: Path | None) -> None:
+@click.option("--pareto", "pareto_cost", metavar="COST", help="Score against one measured cost, the front highlighted.")
+def plot_command(study: Path, output: Path | None, pareto_cost: str | None) -> None:
     """Plot every trial's score and the best so far to a PNG."""
+    if pareto_cost is not None:
+        from automl.cli.pareto_command import plot_pareto
+
+        written = plot_pareto(study, pareto_cost, output or study.with_suffix(".pareto.png"))
+        click.echo(f"wrote {written}")
+        return
     from automl.cli.plot_command import plot
 
     written = plot(study, output or study.with_suffix(".png"))

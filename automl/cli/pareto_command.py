@@ -130,3 +130,58 @@ def show_pareto(path: Path, costs_text: str, output_format: str) -> None:
             highlight=False,
         )
     console.print("Ship a trial of the front with: automl export STUDY --trial N -o DIR", highlight=False)
+
+
+def pareto_figure(study: Study, cost_name: str) -> Any:
+    """Score against one cost: every considered trial in grey, the front in colour joined by its steps."""
+    from matplotlib.figure import Figure
+
+    document = front_document(study, [cost_name])
+    trials, _ = pareto_candidates(study, [cost_name])
+    result = Figure(figsize=(7, 4.5))
+    axes = result.add_subplot()
+    costs = [trial.metrics["costs"][cost_name] for trial in trials]
+    axes.scatter(costs, [study.objective_value(trial) for trial in trials], color="0.7", s=18, label="trials")
+    front_costs = [point["costs"][cost_name] for point in document["front"]]
+    front_scores = [point["score"] for point in document["front"]]
+    axes.step(front_costs, front_scores, where="post", color="tab:blue", linewidth=1.2)
+    axes.scatter(front_costs, front_scores, color="tab:blue", s=30, zorder=3, label="Pareto front")
+    axes.set_gid("pareto-front")
+    for point in document["front"]:
+        axes.annotate(
+            str(point["number"]),
+            (point["costs"][cost_name], point["score"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    if min(costs) > 0 and max(costs) / min(costs) > 100:
+        axes.set_xscale("log")
+    axes.set_xlabel(cost_name)
+    axes.set_ylabel("score")
+    axes.set_title(
+        f"{len(front_costs)} of {len(trials)} trials on the front; hypervolume {document['hypervolume']:.4g}"
+    )
+    axes.legend(loc="lower right")
+    result.tight_layout()
+    return result
+
+
+def plot_pareto(path: Path, cost_name: str, output: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+
+    if "," in cost_name:
+        raise UsageProblem(
+            f"plot --pareto draws score against one cost, got {cost_name!r}: name one, e.g. --pareto params"
+        )
+    (cost,) = parse_cost_names(cost_name)
+    study = Study.open(path)
+    try:
+        drawn = pareto_figure(study, cost)
+    finally:
+        study.close()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    drawn.savefig(output, dpi=120)
+    return output

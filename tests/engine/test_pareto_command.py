@@ -54,3 +54,21 @@ def test_a_study_without_costs_says_how_to_get_them(tmp_path):
     # latency is measured only under a latency constraint: the line says so
     search(tmp_path / "t.db", trials=1).close()
     assert_one_line_error(run("show", tmp_path / "t.db", "--pareto", "latency_ms"), "constraint names it")
+
+
+def test_the_pareto_plot_draws_the_front_of_the_study(tmp_path):
+    from automl.cli.pareto_command import front_document, pareto_figure
+    from automl.engine.study import Study
+
+    search(tmp_path / "s.db", trials=5).close()
+    result = run("plot", tmp_path / "s.db", "--pareto", "params", "-o", tmp_path / "front.png")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    study = Study.open(tmp_path / "s.db")
+    axes = pareto_figure(study, "params").axes[0]
+    front = front_document(study, ["params"])["front"]
+    steps = axes.lines[0]
+    assert list(steps.get_xdata()) == [point["costs"]["params"] for point in front]
+    assert list(steps.get_ydata()) == [point["score"] for point in front]
+    study.close()
+    assert_one_line_error(run("plot", tmp_path / "s.db", "--pareto", "params,flops"), "one cost")
