@@ -319,11 +319,21 @@ def datasets_command() -> None:
     show_default=True,
     help="json: every trial's number, status, score, decisions, metrics and times, for scripts.",
 )
-def show_command(study: Path, top: int | None, output_format: str) -> None:
+@click.option(
+    "--pareto",
+    "pareto_costs",
+    metavar="COST[,COST...]",
+    help="Only the trials no other beats on score and these measured costs (params, flops, latency_ms, memory_mb).",
+)
+def show_command(study: Path, top: int | None, output_format: str, pareto_costs: str | None) -> None:
     """Show the trials and the best candidate of a STUDY file."""
     from automl.cli.show_command import show, show_json
 
-    if output_format == "json":
+    if pareto_costs is not None:
+        from automl.cli.pareto_command import show_pareto
+
+        show_pareto(study, pareto_costs, output_format)
+    elif output_format == "json":
         show_json(study, top)
     else:
         show(study, top)
@@ -347,8 +357,15 @@ def compare_command(arguments: tuple[str, ...]) -> None:
 @cli.command("plot")
 @click.argument("study", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png].")
-def plot_command(study: Path, output: Path | None) -> None:
+@click.option("--pareto", "pareto_cost", metavar="COST", help="Score against one measured cost, the front highlighted.")
+def plot_command(study: Path, output: Path | None, pareto_cost: str | None) -> None:
     """Plot every trial's score and the best so far to a PNG."""
+    if pareto_cost is not None:
+        from automl.cli.pareto_command import plot_pareto
+
+        written = plot_pareto(study, pareto_cost, output or study.with_suffix(".pareto.png"))
+        click.echo(f"wrote {written}")
+        return
     from automl.cli.plot_command import plot
 
     written = plot(study, output or study.with_suffix(".png"))
