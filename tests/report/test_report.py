@@ -227,3 +227,37 @@ def test_a_study_without_a_score_has_no_plots_and_no_best_trial(tmp_path):
     page = make_page(path, tmp_path / "refused.html")
     assert "there is no best trial yet" in page and "nothing to plot" in page and "<svg" not in page
     assert "2 infeasible" in page and len(trial_rows(page)) == 2
+
+
+def test_a_hyperband_study_shows_each_trials_budget_and_names_its_scheduler(tmp_path):
+    path = tmp_path / "hyperband.db"
+    automl.search(
+        str(TABULAR),
+        "wine",
+        trials=8,
+        strategy="random",
+        multi_fidelity="hyperband",
+        max_budget=3,
+        seed=2,
+        device="cpu",
+        study=path,
+    ).close()
+    page = make_page(path, tmp_path / "report.html")
+    study = Study.open(path)
+    try:
+        trials = study.trials
+        rows = dict(zip(trial_rows(page), re.findall(r'<tr id="trial-\d+".*?</tr>', page), strict=True))
+        assert sorted(rows) == sorted(trial.number for trial in trials)
+        budgets = {trial.budget for trial in trials if trial.budget is not None}
+        assert len(budgets) > 1  # several rungs were trained
+        for trial in trials:
+            if trial.budget is not None:  # the budget column follows the score column
+                assert re.search(
+                    rf'status-[a-z]+">[a-z]+</td><td class="number">[^<]*</td><td class="number">'
+                    rf"{trial.budget:g}</td>",
+                    rows[trial.number],
+                )
+        assert "hyperband" in page
+        assert f'id="best-score">{study.best_trial.score:.4f}<' in page
+    finally:
+        study.close()
