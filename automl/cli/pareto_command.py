@@ -17,9 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from automl.cli.errors import UsageProblem
-from automl.cli.search_command import format_costs
 from automl.cli.show_command import budget_of, full_budget, study_config
-from automl.engine.constraints import COST_NAMES
+from automl.engine.constraints import COST_NAMES, format_cost
 from automl.engine.storage import Trial
 from automl.engine.study import Study
 from automl.evaluation.pareto import hypervolume, pareto_front
@@ -113,7 +112,7 @@ def show_pareto(path: Path, costs_text: str, output_format: str) -> None:
         table.add_row(
             str(point["number"]),
             f"{point['score']:.4f}",
-            *(format_costs({name: point["costs"][name]}).split(" ", 1)[1] for name in cost_names),
+            *(format_cost(name, point["costs"][name]) for name in cost_names),
             trials[point["number"]].candidate.to_json()[:100],
         )
     console.print(table)

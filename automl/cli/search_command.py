@@ -111,22 +111,9 @@ def print_summary(console: Console, study: Study) -> None:
 
 def format_costs(costs: dict[str, float]) -> str:
     """ "params 12,345, flops 1.2M, memory_mb 0.31, latency_ms 0.084": the measured costs of a trial."""
-    parts = []
-    for name, value in costs.items():
-        if name == "params":
-            parts.append(f"params {int(value):,}")
-        elif name == "flops":
-            parts.append(f"flops {_with_suffix(float(value))}")
-        else:
-            parts.append(f"{name} {float(value):.3g}")
-    return ", ".join(parts)
+    from automl.engine.constraints import format_cost
 
-
-def _with_suffix(value: float) -> str:
-    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:g}"
+    return ", ".join(f"{name} {format_cost(name, value)}" for name, value in costs.items())
 
 
 def trial_counts(trials: list[Trial]) -> str:

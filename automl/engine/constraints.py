@@ -91,3 +91,17 @@ def _format(value: float) -> str:
     if value.is_integer() and abs(value) >= 1000:
         return f"{int(value):,}"
     return f"{value:.4g}"
+
+
+def format_cost(name: str, value: object) -> str:
+    """``12,345`` parameters, ``1.2M`` FLOPs, ``0.084`` ms: one measured cost as people read it ("" if not a number)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return ""
+    if name == "params":
+        return f"{int(value):,}"
+    if name == "flops":
+        for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+            if abs(value) >= scale:
+                return f"{value / scale:.3g}{suffix}"
+        return f"{value:g}"
+    return f"{float(value):.3g}"

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from automl.engine.constraints import format_cost
 from automl.engine.storage import Trial
 from automl.engine.study import Study
 from automl.report.interval import TestInterval
@@ -53,20 +54,6 @@ def format_number(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:.4g}"
-
-
-def format_cost(name: str, value: Any) -> str:
-    """``12,345`` parameters, ``1.2M`` FLOPs, ``0.084`` ms...: one measured cost."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return ""
-    if name == "params":
-        return f"{int(value):,}"
-    if name == "flops":
-        for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-            if abs(value) >= scale:
-                return f"{value / scale:.3g}{suffix}"
-        return f"{value:g}"
-    return f"{float(value):.3g}"
 
 
 def format_seconds(seconds: float | None) -> str:
