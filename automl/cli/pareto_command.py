@@ -57,9 +57,12 @@ def pareto_candidates(study: Study, cost_names: list[str]) -> tuple[list[Trial],
     return with_costs, len(scored) - len(with_costs)
 
 
-def front_document(study: Study, cost_names: list[str]) -> dict[str, Any]:
-    """The front, its hypervolume and reference point, as JSON-ready values."""
-    trials, without_costs = pareto_candidates(study, cost_names)
+def front_document(
+    study: Study, cost_names: list[str], candidates: tuple[list[Trial], int] | None = None
+) -> dict[str, Any]:
+    """The front, its hypervolume and reference point, as JSON-ready values (``candidates``: from
+    :func:`pareto_candidates`, when the caller has them already)."""
+    trials, without_costs = candidates or pareto_candidates(study, cost_names)
     if not trials:
         latency = " (latency_ms is measured only when a constraint names it)" if "latency_ms" in cost_names else ""
         raise UsageProblem(
@@ -100,14 +103,15 @@ def front_document(study: Study, cost_names: list[str]) -> dict[str, Any]:
 def show_pareto(path: Path, costs_text: str, output_format: str) -> None:
     cost_names = parse_cost_names(costs_text)
     study = Study.open(path)
-    document = front_document(study, cost_names)
+    candidates = pareto_candidates(study, cost_names)
+    document = front_document(study, cost_names, candidates)
     if output_format == "json":
         click.echo(json.dumps(document, indent=1, default=str))
         return
     console = Console()
     named = ", ".join(cost_names)
     table = Table("trial", "score", *cost_names, "candidate", title=f"Pareto front: score against {named}")
-    trials = {trial.number: trial for trial in study.trials}
+    trials = {trial.number: trial for trial in candidates[0]}
     for point in document["front"]:
         table.add_row(
             str(point["number"]),
@@ -135,8 +139,9 @@ def pareto_figure(study: Study, cost_name: str) -> Any:
     """Score against one cost: every considered trial in grey, the front in colour joined by its steps."""
     from matplotlib.figure import Figure
 
-    document = front_document(study, [cost_name])
-    trials, _ = pareto_candidates(study, [cost_name])
+    candidates = pareto_candidates(study, [cost_name])
+    document = front_document(study, [cost_name], candidates)
+    trials = candidates[0]
     result = Figure(figsize=(7, 4.5))
     axes = result.add_subplot()
     costs = [trial.metrics["costs"][cost_name] for trial in trials]
