@@ -19,6 +19,7 @@ from automl.engine.config import SearchConfig, SearchSetupError
 from automl.engine.evaluation import Evaluator, Objective, takes_budget
 from automl.engine.feature_selection import rank_training_features
 from automl.engine.lock import StudyLock
+from automl.engine.objectives import ObjectiveError, check_known
 from automl.engine.pruning import PercentileStopping
 from automl.engine.search import Budget, SearchDriver, final_test, start_context
 from automl.engine.storage import StudyError, StudyStorage, Trial
@@ -188,9 +189,15 @@ def search(
     strategy_class = plugins.strategy(config.strategy)
     strategy_options = strategy_class.parse_options(config.strategy_options)
     _check_fidelity(config, strategy_class, objective)
+    objectives = config.objective_metrics()
+    _check_objectives(config, strategy_class, plugins)
     splits, data_reference, data_hash, data_description = load_splits(
         data, config, plugins.datasets() if data is not None else {}
     )
+    try:
+        check_known(objectives, splits.task if splits is not None else None, objective is not None)
+    except ObjectiveError as error:
+        raise SearchSetupError(str(error)) from None
     objective_name = None
     if objective is not None:
         objective_name = f"{getattr(objective, '__module__', '?')}.{getattr(objective, '__qualname__', '?')}"
@@ -260,6 +267,7 @@ def search(
                 "strategy": config.strategy,
                 "seed": config.seed,
                 "direction": config.direction,
+                "objectives": [objective.text for objective in objectives] or None,
                 "data": data_description,
                 "standardisation": _standardisation(splits),
                 "task": splits.task if splits else None,
@@ -283,6 +291,7 @@ def search(
         strategy_instance = scheduled(strategy_class(), fidelity)
         context = start_context(config.seed, config.trials, strategy_options, evaluator, report, runner.run_job)
         context.fidelity = fidelity
+        context.objectives = tuple(objective.name for objective in objectives)
         strategy_instance.setup(space, context)
         driver = SearchDriver(
             storage=storage,
@@ -297,6 +306,7 @@ def search(
             previous_runner=previous_runner,
             pruner=_pruner(config),
             max_infeasible=config.max_infeasible,
+            objectives=objectives,
         )
         if objective is None:
             from automl.engine.resources import import_lazy_torch_modules
@@ -340,6 +350,19 @@ def _check_fidelity(config: SearchConfig, strategy_class: type, objective: Objec
             f"with --fidelity {config.fidelity} the objective is called as objective(candidate, budget), "
             f"but {name} takes only a candidate; add a budget parameter"
         )
+
+
+def _check_objectives(config: SearchConfig, strategy_class: type, plugins: Plugins) -> None:
+    """Several objectives need a strategy that searches a front; the others are refused, naming those that do."""
+    if len(config.objectives) < 2 or getattr(strategy_class, "multi_objective", False):
+        return
+    able = sorted(
+        name for name, entry in plugins.strategies().items() if getattr(entry.value, "multi_objective", False)
+    )
+    raise SearchSetupError(
+        f"strategy {config.strategy!r} optimises one objective; with {len(config.objectives)} objectives "
+        f"({', '.join(config.objectives)}) use one that searches a Pareto front: {', '.join(able)}"
+    )
 
 
 def _pruner(config: SearchConfig) -> PercentileStopping | None:

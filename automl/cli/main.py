@@ -125,6 +125,13 @@ def cli() -> None:
     "costs: params, flops, latency_ms, latency_batch_ms, memory_mb).",
 )
 @click.option(
+    "--objective",
+    "objectives",
+    multiple=True,
+    help="NAME:max or NAME:min, repeated for a multi-objective search, e.g. accuracy:max and latency_ms:min "
+    "(the score, validation_loss, seconds, a measured cost, or a key of a user objective's result).",
+)
+@click.option(
     "--max-infeasible",
     type=click.IntRange(min=1),
     default=50,
@@ -322,8 +329,11 @@ def datasets_command() -> None:
 @click.option(
     "--pareto",
     "pareto_costs",
-    metavar="COST[,COST...]",
-    help="Only the trials no other beats on score and these measured costs (params, flops, latency_ms, memory_mb).",
+    metavar="[COST,...]",
+    is_flag=False,
+    flag_value="",
+    help="The Pareto front: alone, of the study's --objective list; with costs, of the score against them "
+    "(params, flops, latency_ms, memory_mb).",
 )
 def show_command(study: Path, top: int | None, output_format: str, pareto_costs: str | None) -> None:
     """Show the trials and the best candidate of a STUDY file."""
@@ -357,7 +367,14 @@ def compare_command(arguments: tuple[str, ...]) -> None:
 @cli.command("plot")
 @click.argument("study", type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png].")
-@click.option("--pareto", "pareto_cost", metavar="COST", help="Score against one measured cost, the front highlighted.")
+@click.option(
+    "--pareto",
+    "pareto_cost",
+    metavar="[COST]",
+    is_flag=False,
+    flag_value="",
+    help="The front highlighted: score against one measured cost, or alone a two-objective study's objectives.",
+)
 def plot_command(study: Path, output: Path | None, pareto_cost: str | None) -> None:
     """Plot every trial's score and the best so far to a PNG."""
     if pareto_cost is not None:

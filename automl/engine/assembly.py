@@ -15,6 +15,7 @@ from automl.data import Dataset, DataSplits, load_dataset, split_dataset
 from automl.engine.config import SearchConfig, SearchSetupError, arrays_hash, source_hash
 from automl.engine.constraints import parse_constraints
 from automl.engine.evaluation import Evaluator, Objective
+from automl.engine.objectives import needs_latency
 from automl.engine.space_loader import load_space
 from automl.space import SearchSpace
 
@@ -87,6 +88,7 @@ def build_evaluator(
         objective=objective,
         max_parameters=config.max_parameters,
         constraints=parse_constraints(config.constraints),
+        measure_latency=True if needs_latency(config.objective_metrics()) else None,
         trial_seconds=config.trial_seconds,
         direction=config.direction,
         feature_order=_feature_order(ranked_features, splits),

@@ -58,6 +58,8 @@ class SearchConfig:
     max_parameters: int | None = _fixed()
     # bounds on measured costs, e.g. ("params<=100k", "latency_ms<2"): they decide which trials train
     constraints: tuple[str, ...] = field(default=(), metadata={"resume": "fixed"})
+    # several objectives, e.g. ("accuracy:max", "latency_ms:min"); empty: maximise the validation score
+    objectives: tuple[str, ...] = field(default=(), metadata={"resume": "fixed"})
     rank_features: str | None = _fixed()
     keep: int | None = _fixed()
     objective: str | None = _fixed()  # qualified name of a user objective, when there is one
@@ -117,6 +119,7 @@ class SearchConfig:
         if self.scheduler is not None and "://" not in self.scheduler:
             problems.append(f"scheduler address {self.scheduler!r} needs a protocol, e.g. tcp://127.0.0.1:8786")
         problems.extend(self._constraint_problems())
+        problems.extend(self._objective_problems())
         problems.extend(self._fidelity_problems())
         if problems:
             raise SearchSetupError(problems[0])
@@ -138,6 +141,31 @@ class SearchConfig:
         if texts and self.objective is not None:
             return ["constraints bound the costs of a trained model; a search with an objective has none to measure"]
         return []
+
+    def _objective_problems(self) -> list[str]:
+        """Check the objectives (a tuple of their texts, however given); stored as ``name:direction``."""
+        from automl.engine.objectives import ObjectiveError, parse_objectives
+
+        given = self.objectives
+        texts = (given,) if isinstance(given, str) else tuple(str(text) for text in (given or ()))
+        try:
+            parsed = parse_objectives(texts)
+        except ObjectiveError as error:
+            return [str(error)]
+        # one objective is the validation score (parse_objectives checks it): the same search as none
+        object.__setattr__(self, "objectives", tuple(objective.text for objective in parsed) if len(parsed) > 1 else ())
+        if len(parsed) > 1 and (self.multi_fidelity is not None or self.prune is not None):
+            return [
+                "several objectives with --multi-fidelity or --prune: budgets are promoted and trials stopped by "
+                "one score; search the front at the full budget (drop those), or keep one objective"
+            ]
+        return []
+
+    def objective_metrics(self) -> tuple[Any, ...]:
+        """The parsed objectives (``ObjectiveMetric``); empty for a single-objective search."""
+        from automl.engine.objectives import parse_objectives
+
+        return parse_objectives(self.objectives) if len(self.objectives) > 1 else ()
 
     def _fidelity_problems(self) -> list[str]:
         """Check the multi-fidelity fields, and fill in their defaults (a frozen dataclass: via __setattr__)."""

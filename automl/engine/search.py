@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from automl.engine.evaluation import Evaluator, TrialPlan
+from automl.engine.objectives import ObjectiveMetric, objective_values, oriented_values
 from automl.engine.pruning import PercentileStopping
 from automl.engine.runners import InProcessRunner, Runner
 from automl.engine.storage import StudyError, StudyStorage, Trial
@@ -84,6 +85,7 @@ class SearchDriver:
     previous_runner: str | None = None  # where the trials of the last (perhaps killed) run of this study ran
     pruner: PercentileStopping | None = None  # stops trials whose curve falls behind (--prune)
     max_infeasible: int | None = None  # stop after this many infeasible trials in a row (None: never)
+    objectives: tuple[ObjectiveMetric, ...] = ()  # several objectives: their values go with each result
     study: Study = field(init=False)
     stop_reason: str | None = field(default=None, init=False)  # why the search stopped before its budget
 
@@ -139,7 +141,7 @@ class SearchDriver:
                             "start a fresh study"
                         )
                 elif trial.status.finished:
-                    self._call_strategy("tell", trial.proposal, _result_of(trial))
+                    self._call_strategy("tell", trial.proposal, self._result_of(trial))
         self._events = self.storage.event_count()
         self._snapshot_event = snapshot_event
         self._best = self.storage.best()
@@ -367,9 +369,31 @@ class SearchDriver:
             self.events.automl_trial_started(study=self.study, trial=running)
         self.runner.submit(proposal, seed, self._plan(proposal))
 
+    def _with_objective_values(self, result: TrialResult) -> TrialResult:
+        """A complete result with its objective values (stored in its metrics, told as ``values``); one
+        missing an objective's metric fails, naming what the trial recorded."""
+        if not self.objectives or not result.ok:
+            return result
+        assert result.score is not None
+        score = result.score if self.evaluator.direction == "maximize" else -result.score
+        values, missing = objective_values(self.objectives, score, result.metrics)
+        if values is None:
+            return TrialResult.failed(f"no objective value: {missing}", result.metrics)
+        metrics = {**result.metrics, "objectives": values}
+        return dataclasses.replace(result, metrics=metrics, values=oriented_values(self.objectives, values))
+
+    def _result_of(self, trial: Trial) -> TrialResult:
+        """What the strategy was told of a stored trial (replayed on resume)."""
+        values = None
+        stored = trial.metrics.get("objectives") if self.objectives else None
+        if trial.status is TrialStatus.COMPLETE and isinstance(stored, list) and len(stored) == len(self.objectives):
+            values = oriented_values(self.objectives, stored)
+        return TrialResult(trial.status, trial.score, trial.metrics, trial.error, values)
+
     def _tell(self, running: Trial, result: TrialResult, weights: dict[str, Any] | None) -> None:
         """The strategy learns the result, then it is stored (with a snapshot when one is due)."""
         proposal, number = running.proposal, running.number
+        result = self._with_objective_values(result)
         if self._failure is None:
             try:
                 self._call_strategy("tell", proposal, result)
@@ -415,10 +439,6 @@ class SearchDriver:
         for old in directory.glob("trial-*.pt"):
             if old != target:
                 old.unlink(missing_ok=True)
-
-
-def _result_of(trial: Trial) -> TrialResult:
-    return TrialResult(trial.status, trial.score, trial.metrics, trial.error)
 
 
 def _consecutive_deaths(history: list[tuple[int, str]]) -> int:

@@ -8,7 +8,9 @@ proposal back to ``tell``, so a strategy keeps no table of asks in flight.
 Several asks may be in flight before their tells (parallel workers); failed,
 pruned and infeasible trials are told too, with their :class:`TrialStatus`.
 Scores are always to be maximised; the engine flips the sign for minimised
-objectives.
+objectives. With several objectives (``StrategyContext.objectives``) a complete
+result also carries ``values``, one per objective, each to be maximised; only
+strategies that declare ``multi_objective = True`` are run on such a search.
 
 Options are a frozen dataclass (``Options``) declared with
 :func:`automl.strategies.options.option`; the base class validates them.
@@ -69,6 +71,8 @@ class TrialResult:
     score: float | None = None  # higher is better; None unless complete (or pruned with a score)
     metrics: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # several objectives: one value per objective of the search, each to be maximised; None otherwise
+    values: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", TrialStatus(self.status))
@@ -135,6 +139,7 @@ class StrategyContext:
     report: Callable[[str, Any], None] | None = None  # store extra results (alphas, scores) with the study
     run_job: Callable[..., Any] | None = None
     fidelity: Fidelity | None = None  # set when the search trains candidates at budgets below the full one
+    objectives: tuple[str, ...] = ()  # with several objectives, their names in the order of TrialResult.values
 
     def rng(self, salt: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.seed, salt])
@@ -149,6 +154,8 @@ class Strategy:
     resume: ClassVar[Literal["state", "replay"]] = "state"
     # False for strategies whose candidates are not trained by budget (one-shot: a supernet chooses)
     accepts_fidelity: ClassVar[bool] = True
+    # True for strategies that search a front of several objectives (TrialResult.values)
+    multi_objective: ClassVar[bool] = False
 
     space: SearchSpace
     context: StrategyContext

@@ -38,6 +38,7 @@ class RandomStrategy(Strategy):
     name = "random"
     description = "random sampling: each decision in traversal order, or uniform over architectures"
     Options = RandomOptions
+    multi_objective = True  # it ignores results, so any number of objectives
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         super().setup(space, context)

@@ -27,7 +27,7 @@ def test_the_front_lists_exactly_the_trials_no_other_beats_on_score_and_size(tmp
     assert sorted(point["number"] for point in document["front"]) == expected
     sizes = [point["costs"]["params"] for point in document["front"]]
     assert sizes == sorted(sizes)  # cheapest first
-    assert document["considered"] == 6 and document["left_out_without_costs"] == 0
+    assert document["considered"] == 6 and document["left_out_without_values"] == 0
     assert document["hypervolume"] > 0 and len(document["reference"]) == 2
 
     table = run("show", tmp_path / "s.db", "--pareto", "params")
@@ -53,11 +53,11 @@ def test_a_study_without_costs_says_how_to_get_them(tmp_path):
     assert_one_line_error(run("show", tmp_path / "s.db", "--pareto", "params"), "costs are measured")
     # latency is measured only under a latency constraint: the line says so
     search(tmp_path / "t.db", trials=1).close()
-    assert_one_line_error(run("show", tmp_path / "t.db", "--pareto", "latency_ms"), "constraint names it")
+    assert_one_line_error(run("show", tmp_path / "t.db", "--pareto", "latency_ms"), "constraint or an objective names it")
 
 
 def test_the_pareto_plot_draws_the_front_of_the_study(tmp_path):
-    from automl.cli.pareto_command import front_document, pareto_figure
+    from automl.cli.pareto_command import front_axes, front_document, pareto_figure
     from automl.engine.study import Study
 
     search(tmp_path / "s.db", trials=5).close()
@@ -65,8 +65,8 @@ def test_the_pareto_plot_draws_the_front_of_the_study(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     study = Study.open(tmp_path / "s.db")
-    axes = pareto_figure(study, "params").axes[0]
-    front = front_document(study, ["params"])["front"]
+    axes = pareto_figure(study, front_axes(study, "params")).axes[0]
+    front = front_document(study, front_axes(study, "params"))["front"]
     steps = axes.lines[0]
     assert list(steps.get_xdata()) == [point["costs"]["params"] for point in front]
     assert list(steps.get_ydata()) == [point["score"] for point in front]

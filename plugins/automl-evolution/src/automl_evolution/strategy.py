@@ -17,6 +17,18 @@ sampling the decisions the change creates (a new branch, extra repeated layers).
 The first ``P`` asks are random; several asks may be in flight (each tell adds
 one member, in the order of tells). Candidates already asked are avoided by
 re-mutating (``attempts`` times), which matters on small, finite spaces.
+
+Several objectives (``--objective accuracy:max --objective latency_ms:min``):
+NSGA-II's selection (Deb, Pratap, Agarwal & Meyarivan, "A Fast and Elitist
+Multiobjective Genetic Algorithm: NSGA-II", IEEE TEC 6(2), 2002), steady-state
+(one child per tell, as in this strategy's single-objective form). Members are
+ranked by non-dominated sorting and, within a front, by crowding distance;
+parents are chosen by binary tournament on that order (the crowded-comparison
+operator), and when a result comes back the population keeps its best ``P``
+members on that order: the worst front's most crowded member leaves, failed
+members first. Elitism replaces aging here: a member on the front stays until
+better ones crowd it out, which is what keeps a front spread. NSGA-II's
+crossover is left out; the one-decision mutation stays the only variation.
 """
 
 from __future__ import annotations
@@ -27,8 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from automl.evaluation.pareto import crowding_distances, non_dominated_ranks
 from automl.space import Candidate, SearchSpace
 from automl.strategies import Proposal, Strategy, StrategyContext, TrialResult, option
+
+Member = tuple[Candidate, float | None, tuple[float, ...] | None]  # candidate, score, objective values (maximised)
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,7 @@ class EvolutionStrategy(Strategy):
     name = "evolution"
     description = "regularised evolution (Real et al., 2019): tournament of S, mutate one decision, age out the oldest"
     Options = EvolutionOptions
+    multi_objective = True  # NSGA-II selection when the search has several objectives
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         super().setup(space, context)
@@ -51,7 +67,8 @@ class EvolutionStrategy(Strategy):
         self.sample_size: int = self.options.sample
         self.attempts: int = self.options.attempts
         self.rng = np.random.default_rng(context.seed)
-        self.population: deque[tuple[Candidate, float | None]] = deque()  # oldest first
+        self.population: deque[Member] = deque()  # oldest first
+        self.objectives = len(context.objectives)  # 0 or 1: one score; 2 or more: NSGA-II
         self.asked = 0
         self.seen: set[str] = set()
 
@@ -72,7 +89,14 @@ class EvolutionStrategy(Strategy):
         return self.mutate(self._tournament())
 
     def _tournament(self) -> Candidate:
-        """The best of ``S`` members drawn without replacement (failed members rank last)."""
+        """The best of ``S`` members drawn without replacement (failed members rank last); with several
+        objectives the better of two by front, then crowding distance (NSGA-II's binary tournament)."""
+        if self.objectives > 1:
+            order = self._crowded_order()
+            size = min(2, len(self.population))
+            drawn = self.rng.choice(len(self.population), size=size, replace=False)
+            winner = min((int(index) for index in drawn), key=lambda index: order[index])
+            return self.population[winner][0]
         size = min(self.sample_size, len(self.population))
         drawn = self.rng.choice(len(self.population), size=size, replace=False)
         members = [self.population[int(index)] for index in drawn]
@@ -119,24 +143,57 @@ class EvolutionStrategy(Strategy):
         score = float(result.score) if result.ok and result.score is not None else None
         if score is not None and not np.isfinite(score):
             score = None
-        self.population.append((proposal.candidate, score))
+        values = None
+        if self.objectives > 1 and result.ok and result.values is not None:
+            values = tuple(float(value) for value in result.values)
+            if not all(np.isfinite(values)):
+                values = None
+        self.population.append((proposal.candidate, score, values))
         if len(self.population) > self.population_size:
-            self.population.popleft()  # aging: the oldest dies, not the worst
+            if self.objectives > 1:
+                order = self._crowded_order()
+                del self.population[max(range(len(self.population)), key=lambda index: order[index])]
+            else:
+                self.population.popleft()  # aging: the oldest dies, not the worst
+
+    def _crowded_order(self) -> list[tuple[int, float, int]]:
+        """Each member's place in NSGA-II's order, smaller is better: (front, -crowding distance, -age);
+        members without values (failed) come after every front, the oldest of them last."""
+        scored = [index for index, member in enumerate(self.population) if member[2] is not None]
+        last = len(self.population)
+        order: list[tuple[int, float, int]] = [(last, 0.0, -index) for index in range(last)]
+        if not scored:
+            return order
+        points = np.array([self.population[index][2] for index in scored])
+        ranks = non_dominated_ranks(points, ["max"] * points.shape[1])
+        for front in np.unique(ranks):
+            members = np.flatnonzero(ranks == front)
+            distances = crowding_distances(points[members], ["max"] * points.shape[1])
+            for position, distance in zip(members, distances):
+                index = scored[int(position)]
+                order[index] = (int(front), -float(distance), -index)  # ties: the newer member is kept
+        return order
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": 2,
             "rng": self.rng.bit_generator.state,
-            "population": [[candidate.to_dict(), score] for candidate, score in self.population],
+            "population": [
+                [candidate.to_dict(), score, None if values is None else list(values)]
+                for candidate, score, values in self.population
+            ],
             "asked": self.asked,
             "seen": sorted(self.seen),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("version") != 1:
+        if state.get("version") not in (1, 2):  # version 1 kept no objective values
             raise ValueError(f"unknown evolution state version {state.get('version')!r}")
         self.rng.bit_generator.state = state["rng"]
-        self.population = deque((Candidate(decisions), score) for decisions, score in state["population"])
+        self.population = deque(
+            (Candidate(member[0]), member[1], None if len(member) < 3 or member[2] is None else tuple(member[2]))
+            for member in state["population"]
+        )
         self.asked = int(state["asked"])
         self.seen = set(state["seen"])
