@@ -175,7 +175,11 @@ def search(
     """
     if config is not None and options:
         raise SearchSetupError(f"give a config or keywords, not both (got {', '.join(sorted(options))})")
-    config = config if config is not None else SearchConfig.from_options(options)
+    objective_name = None
+    if objective is not None:
+        objective_name = f"{getattr(objective, '__module__', '?')}.{getattr(objective, '__qualname__', '?')}"
+    if config is None:  # with the objective's name: a constraint may then bound the objective's own metrics
+        config = SearchConfig.from_options({**options, "objective": objective_name} if objective_name else options)
     if resume and fresh:
         raise SearchSetupError("resume and fresh contradict each other; pick one")
     if data is None and objective is None:
@@ -198,9 +202,6 @@ def search(
         check_known(objectives, splits.task if splits is not None else None, objective is not None)
     except ObjectiveError as error:
         raise SearchSetupError(str(error)) from None
-    objective_name = None
-    if objective is not None:
-        objective_name = f"{getattr(objective, '__module__', '?')}.{getattr(objective, '__qualname__', '?')}"
     config = config.replace(
         space=space_reference,
         space_hash=space_hash,

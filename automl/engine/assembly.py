@@ -87,7 +87,7 @@ def build_evaluator(
         device=config.device,
         objective=objective,
         max_parameters=config.max_parameters,
-        constraints=parse_constraints(config.constraints),
+        constraints=parse_constraints(config.constraints, any_metric=objective is not None),
         measure_latency=True if needs_latency(config.objective_metrics()) else None,
         trial_seconds=config.trial_seconds,
         direction=config.direction,

@@ -49,18 +49,21 @@ class Constraint:
     def violation(self, costs: Mapping[str, float]) -> str | None:
         """Why ``costs`` violate this constraint (the measured value and the bound), or None."""
         value = costs.get(self.cost)
-        if value is None or self.allows(float(value)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or self.allows(float(value)):
             return None
         return f"{self.cost} {_format(float(value))} breaks {self.text} (bound {_format(self.bound)})"
 
 
-def parse_constraint(text: str) -> Constraint:
-    """``"params<=100k"`` → ``Constraint("params", "<=", 100000.0, ...)``; a bad one is a ConstraintError."""
+def parse_constraint(text: str, any_metric: bool = False) -> Constraint:
+    """``"params<=100k"`` → ``Constraint("params", "<=", 100000.0, ...)``; a bad one is a ConstraintError.
+
+    ``any_metric``: the bound may name any metric (a user objective's own, checked on what it returns).
+    """
     match = _PATTERN.match(str(text))
     if match is None:
         raise ConstraintError(f"constraint {text!r} is not {_FORM}")
     cost, comparison, number, suffix = match.groups()
-    if cost not in COST_NAMES:
+    if cost not in COST_NAMES and not any_metric:
         raise ConstraintError(
             f"constraint {text!r}: unknown cost {cost!r}; the measured costs are {', '.join(COST_NAMES)}"
         )
@@ -70,8 +73,8 @@ def parse_constraint(text: str) -> Constraint:
     return Constraint(cost, comparison, bound, str(text).replace(" ", ""))
 
 
-def parse_constraints(texts: Iterable[str]) -> tuple[Constraint, ...]:
-    return tuple(parse_constraint(text) for text in texts)
+def parse_constraints(texts: Iterable[str], any_metric: bool = False) -> tuple[Constraint, ...]:
+    return tuple(parse_constraint(text, any_metric) for text in texts)
 
 
 def needs_latency(constraints: Iterable[Constraint]) -> bool:

@@ -185,6 +185,13 @@ class Evaluator:
         if self.fidelity is not None:
             metrics.setdefault("cost", self.fidelity.cost(budget))  # it trained from scratch, unless it says
         score = value if self.direction == "maximize" else -value
+        if self.constraints:  # bounds on the metrics it returned: known only once it ran
+            missing = [constraint.cost for constraint in self.constraints if constraint.cost not in metrics]
+            if missing:
+                raise TrialFailure(f"the objective returned no {missing[0]!r}, which a constraint bounds")
+            violation = first_violation(self.constraints, metrics)
+            if violation is not None:
+                return TrialResult(TrialStatus.INFEASIBLE, None, metrics, f"infeasible: {violation}")
         return TrialResult.complete(score, metrics)
 
     def _train(

@@ -127,10 +127,9 @@ def metric_value(name: str, score: float | None, metrics: Mapping[str, Any]) -> 
     """
     if name in SCORE_NAMES:
         value: Any = score
-    elif name in COST_NAMES:
-        costs = metrics.get("costs")
-        value = costs.get(name) if isinstance(costs, Mapping) else None
-    else:
+    elif name in COST_NAMES and isinstance(metrics.get("costs"), Mapping):  # measured by the built-in training
+        value = metrics["costs"].get(name)
+    else:  # a user objective's own metric (which may be named like a cost)
         value = metrics.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None

@@ -39,6 +39,15 @@ budget it is trained at (``Proposal.budget``, whole epochs), and with the epochs
 fidelity it continues the candidate's trial at the rung below. For ``asha`` smbo
 proposes full-budget candidates and the engine wraps it in its own ASHA scheduler.
 
+Several objectives (``StrategyContext.objectives``): ParEGO (Knowles, "ParEGO: A
+Hybrid Algorithm With On-Line Landscape Approximation for Expensive Multiobjective
+Optimization Problems", IEEE TEC 10(1), 2006) through SMAC's own
+``smac.multi_objective.ParEGO``: each objective's cost is normalised by the range
+seen so far, and before each model fit a fresh random weight vector scalarises them
+by the augmented Tchebycheff function (rho = 0.05), so successive asks aim at
+different parts of the front. A failed trial's cost is, per objective, worse than
+any seen (as in the single-objective case).
+
 Options: see :class:`SMBOOptions` (``automl strategies smbo``).
 """
 
@@ -100,6 +109,7 @@ class SMBOStrategy(Strategy):
     description = "SMAC: random forest surrogate + expected improvement over the ConfigSpace export of the space"
     Options = SMBOOptions
     resume = "replay"
+    multi_objective = True  # ParEGO scalarisations, through SMAC's multi-objective support
 
     @classmethod
     def handles_schedule(cls, schedule: str) -> bool:
@@ -127,6 +137,7 @@ class SMBOStrategy(Strategy):
             fidelity if fidelity is not None and fidelity.schedule in MULTI_FIDELITY_SCHEDULES else None
         )
 
+        self.objective_count = len(context.objectives)  # 2 or more: ParEGO over the objectives' costs
         _quiet_smac()
         from automl.space.configspace import to_configspace  # ConfigSpace (and scipy) only when smbo runs
 
@@ -144,6 +155,7 @@ class SMBOStrategy(Strategy):
             n_trials=max(trials, initial),
             seed=int(context.seed),
             **budgets,  # type: ignore[arg-type]
+            **({"objectives": list(context.objectives)} if self.objective_count > 1 else {}),
         )
         # The facade's forest, but on one thread (with n_jobs=-1 joblib's thread start-up costs
         # more than fitting ten trees on a few dozen points) and without SMAC's max_leaf_nodes=2**20,
@@ -198,9 +210,15 @@ class SMBOStrategy(Strategy):
             self.smac_budgets, _ = SuccessiveHalving._compute_configs_and_budgets_for_stages(
                 eta, float(self.fidelity.max_budget), max_iterations
             )
+        extra: dict[str, Any] = {}
+        if self.objective_count > 1:
+            from smac.multi_objective.parego import ParEGO
+
+            extra["multi_objective_algorithm"] = ParEGO(scenario, rho=0.05, seed=int(context.seed))
         self.smac = facade(
             scenario,
             target_function=None,
+            **extra,
             model=model,
             initial_design=initial_design,
             intensifier=intensifier,
@@ -216,11 +234,11 @@ class SMBOStrategy(Strategy):
         self.shadows: dict[Any, list[Any]] = {}  # duplicates of a key in flight, told with it
         self.outcomes: dict[Any, tuple[float, bool]] = {}  # key -> (cost, completed) told
         self.seen: set[str] = set()  # candidate keys asked or told, at any budget
-        self.worst_cost: float | None = None
+        self.worst_cost: Any = None  # a float, or with several objectives one per objective
         # Every failure told to SMAC (and its shadows), so their cost follows the scores told later.
         self.failures: list[tuple[Any, Any]] = []  # (key, TrialInfo)
         self.told_failure_cost: float | None = None
-        self.best_cost: float | None = None
+        self.best_cost: Any = None
         self.exhausted = False
         self.fallback_rng = np.random.default_rng([int(context.seed), 11])  # its own stream, apart from SMAC's
 
@@ -398,11 +416,9 @@ class SMBOStrategy(Strategy):
         # budget's result would mislead both the forest and successive halving's ranking of the rung.
         # SMAC has no status for "stopped early" (StatusType: SUCCESS, CRASHED, TIMEOUT, MEMORYOUT), so
         # it is told like a crash, with the failure cost: never promoted, and marked bad for the model.
-        score = result.score if result.ok else None
-        if score is not None and math.isfinite(score):
-            cost = -float(score)
-            self.worst_cost = cost if self.worst_cost is None else max(self.worst_cost, cost)
-            self.best_cost = cost if self.best_cost is None else min(self.best_cost, cost)
+        cost = self._cost_of(result)
+        if cost is not None:
+            self._widen_cost_range(cost)
             outcome = (cost, True)
             if (
                 self.fidelity is not None
@@ -421,7 +437,26 @@ class SMBOStrategy(Strategy):
                 self._tell_smac(key, shadow, *outcome)
         self._update_failure_costs()
 
-    def _tell_smac(self, key: Any, info: Any, cost: float, completed: bool) -> None:
+    def _cost_of(self, result: TrialResult) -> Any:
+        """What SMAC minimises for a complete result: -score, or with several objectives -value of each;
+        None for a result without a finite one."""
+        if not result.ok or result.score is None:
+            return None
+        if self.objective_count > 1:
+            if result.values is None or not all(math.isfinite(value) for value in result.values):
+                return None
+            return [-float(value) for value in result.values]
+        return -float(result.score) if math.isfinite(result.score) else None
+
+    def _widen_cost_range(self, cost: Any) -> None:
+        if self.objective_count > 1:
+            self.worst_cost = list(cost) if self.worst_cost is None else list(map(max, self.worst_cost, cost))
+            self.best_cost = list(cost) if self.best_cost is None else list(map(min, self.best_cost, cost))
+            return
+        self.worst_cost = cost if self.worst_cost is None else max(self.worst_cost, cost)
+        self.best_cost = cost if self.best_cost is None else min(self.best_cost, cost)
+
+    def _tell_smac(self, key: Any, info: Any, cost: Any, completed: bool) -> None:
         if not completed:
             self.failures.append((key, info))
             self.told_failure_cost = cost
@@ -473,19 +508,30 @@ class SMBOStrategy(Strategy):
         return []
 
     @staticmethod
-    def _trial_value(cost: float, completed: bool) -> Any:
+    def _trial_value(cost: Any, completed: bool) -> Any:
         from smac.runhistory.dataclasses import TrialValue
         from smac.runhistory.enumerations import StatusType
 
         return TrialValue(cost=cost, status=StatusType.SUCCESS if completed else StatusType.CRASHED)
 
-    def _failure_cost(self) -> float:
+    def _failure_cost(self) -> Any:
+        if self.objective_count > 1:
+            if self.crash_cost is not None:
+                return [self.crash_cost] * self.objective_count
+            if self.worst_cost is None or self.best_cost is None:
+                return [1.0] * self.objective_count
+            return [_worse_than(worst, best) for worst, best in zip(self.worst_cost, self.best_cost)]
         if self.crash_cost is not None:
             return self.crash_cost
         if self.worst_cost is None or self.best_cost is None:
             return 1.0
-        spread = self.worst_cost - self.best_cost
-        return self.worst_cost + (0.5 * spread if spread > 0 else 1.0)
+        return _worse_than(self.worst_cost, self.best_cost)
+
+
+def _worse_than(worst: float, best: float) -> float:
+    """A failure's cost: past the worst seen by half the range (by 1 when every cost was the same)."""
+    spread = worst - best
+    return worst + (0.5 * spread if spread > 0 else 1.0)
 
 
 def _acquisition_maximizer(configuration_space: Any, challengers: int, local_searches: int, seed: int) -> Any:

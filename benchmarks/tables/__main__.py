@@ -1,4 +1,4 @@
-"""``python -m benchmarks.tables build NAME [--workers N]`` and ``python -m benchmarks.tables describe``."""
+"""``python -m benchmarks.tables build NAME [--workers N]``, ``... costs NAME`` and ``... describe``."""
 
 from __future__ import annotations
 
@@ -20,10 +20,17 @@ def main(argv: list[str] | None = None) -> None:
     build_parser = commands.add_parser("build", help="train every entry of a table (resumable)")
     build_parser.add_argument("name", choices=TABLE_NAMES)
     build_parser.add_argument("--workers", type=int, default=2)
+    costs_parser = commands.add_parser("costs", help="measure every entry's parameters, FLOPs (and latency)")
+    costs_parser.add_argument("name", choices=("digits_tree", "flat_cell"))
     commands.add_parser("describe", help="size, best and median score of each table")
     arguments = parser.parse_args(argv)
     if arguments.command == "build":
         build(load_table(arguments.name), arguments.workers)
+        return
+    if arguments.command == "costs":
+        from benchmarks.tables.costs import build_costs
+
+        print(f"wrote {build_costs(load_table(arguments.name))}")
         return
     import numpy as np
 
