@@ -176,7 +176,14 @@ def _evaluate(
     evaluator = evaluator_of(study)  # the space file and the data must be the ones searched
     candidates = full_budget_trials(study.trials, evaluator)
     if not candidates:
-        raise UsageProblem(f"study {study.path} has no complete full-budget trial to evaluate; run its search first")
+        completed = study.completed()
+        if not completed:
+            raise UsageProblem(f"study {study.path} has no complete trial to evaluate; run its search first")
+        highest = max(trial.budget or 0.0 for trial in completed)
+        raise UsageProblem(
+            f"study {study.path} has no complete trial at the full budget (the highest reached is {highest:g} of "
+            f"{evaluator.fidelity.max_budget:g}); resume its search (automl search ... --resume) for more trials"
+        )
     if top > len(candidates):
         raise UsageProblem(
             f"--top {top} asks for more candidates than study {study.path} has: {len(candidates)} complete "
@@ -193,11 +200,14 @@ def _evaluate(
             f"cross-validation is for small data (up to {LARGE_DATA_ROWS:,} rows): drop --nested"
         )
     numbers = [trial.number for trial in chosen]
-    try:
+    try:  # every split is made (and checked) before the first training
         if holdout or large:
             plan = holdout_plan(rows.target, 1.0 / folds, repeats, seed, rows.classification)
         else:
             plan = kfold_plan(rows.target, folds, repeats, seed, rows.classification)
+        smallest = rows.rows - math.ceil(rows.rows / folds)  # the smallest outer training part, which nested splits
+        if nested and smallest < 2 * folds:
+            raise ResamplingError(f"{smallest} rows of an outer training part are too few for {folds} inner folds")
         results = cross_validate(trainer, numbers, plan, progress)
         nested_result = (
             nested_cross_validation(trainer, numbers, rows.target, folds, folds, seed, rows.classification, progress)
@@ -376,13 +386,14 @@ def evaluation_lines(document: Mapping[str, Any]) -> list[str]:
     if test["score"] is None:
         lines.append("test score: none stored (the search kept no weights for its best trial)")
     else:
-        lines.append(
+        line = (
             f"test {document['metric']} of the final model (trial {test['trial']}, its stored weights, scored once): "
-            f"{test['score']:.4f}, 95% bootstrap interval {_interval(test['interval'])}"
-            + ("" if test["rows"] is None else f" over {test['rows']} test rows")
+            f"{test['score']:.4f}"
         )
         if test["interval"] is None:
-            lines.append(f"no test interval: {test['note']}")
+            lines += [line, f"no test interval: {test['note']}"]
+        else:
+            lines.append(f"{line}, 95% bootstrap interval {_interval(test['interval'])} over {test['rows']} test rows")
     nested = document.get("nested")
     if nested is not None:
         lines.append(

@@ -156,8 +156,8 @@ class CandidateTrainer:
         started = time.monotonic()
         evaluator = dataclasses.replace(self.evaluator, splits=self.splits_for(train_rows, test_rows, seed))
         try:
+            torch.manual_seed(seed)  # before building: the initial weights are part of what the seed fixes
             built = evaluator.build(trial.candidate, trial.budget)
-            torch.manual_seed(seed)
             deadline = None if evaluator.trial_seconds is None else started + evaluator.trial_seconds
             train_model(built.compiled.module, built.splits, built.settings, seed, self.device, deadline=deadline)
         except (TrialFailure, SpaceError, CompileError) as error:

@@ -201,6 +201,16 @@ def changed_data_study(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def low_budget_study(tmp_path_factory):
+    """Successive halving with budgets 1, 3 and 9 epochs: 3 trials never reach the full 9."""
+    path = tmp_path_factory.mktemp("low_budget") / "halving.db"
+    automl.search(
+        str(MLP), "wine", strategy="random", multi_fidelity="successive-halving", trials=3, epochs=9, study=path
+    ).close()
+    return path
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
@@ -214,10 +224,11 @@ def changed_data_study(tmp_path_factory):
         (["{objective}", "--top", "1"], "custom objective"),
         (["{changed}", "--top", "1"], "changed since the search"),
         (["{not_a_study}", "--top", "1"], "not a study"),
+        (["{low_budget}", "--top", "1"], "no complete trial at the full budget (the highest reached is 1 of 9)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_and_stores_nothing(
-    arguments, expected, study, objective_study, changed_data_study, tmp_path
+    arguments, expected, study, objective_study, changed_data_study, low_budget_study, tmp_path
 ):
     not_a_study = tmp_path / "notes.db"
     not_a_study.write_text("not a database")
@@ -227,9 +238,10 @@ def test_bad_input_is_one_line_and_exit_2_and_stores_nothing(
         "objective": objective_study,
         "changed": changed_data_study,
         "not_a_study": not_a_study,
+        "low_budget": low_budget_study,
     }
     assert_one_line_error(invoke(*(argument.format(**paths) for argument in arguments)), expected)
-    for path in (study, objective_study, changed_data_study):
+    for path in (study, objective_study, changed_data_study, low_budget_study):
         assert "evaluation" not in stored(path)[0]
 
 
