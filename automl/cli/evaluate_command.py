@@ -70,10 +70,12 @@ def evaluate_command(
     study: Path, top: int, folds: int, repeats: int, nested: bool, holdout: bool, output_format: str, seed: int
 ) -> None:
     """Cross-validate the top K candidates of STUDY, interval its test score; results stored in the study."""
-    progress = _progress_line if sys.stderr.isatty() else None
-    document = evaluate_study(study, top, folds, repeats, nested, holdout, seed, progress)
-    if progress is not None:
-        click.echo("\r\033[K", nl=False, err=True)
+    progress = _progress_line if sys.stderr.isatty() else None  # a line rewritten in place, on a terminal only
+    try:
+        document = evaluate_study(study, top, folds, repeats, nested, holdout, seed, progress)
+    finally:
+        if progress is not None:
+            click.echo("\r\033[K", nl=False, err=True)  # cleared, so an error line starts on its own
     if output_format == "json":
         click.echo(json.dumps(document, indent=1))
     else:

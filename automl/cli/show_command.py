@@ -315,7 +315,11 @@ def print_evaluation(console: Console, study: Study) -> None:
     from automl.cli.evaluate_command import META_KEY, summary_lines
 
     document = study.meta.get(META_KEY)
-    if not isinstance(document, Mapping) or not document.get("candidates"):
+    if document is None:
         return
-    for line in summary_lines(document, len(study.completed())):
+    try:
+        lines = summary_lines(document, len(study.completed()))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # written by another version of automl
+        lines = [f"evaluation: stored, in a form this automl cannot read; run automl evaluate {study.path} again"]
+    for line in lines:
         console.print(line, highlight=False, markup=False, soft_wrap=True)

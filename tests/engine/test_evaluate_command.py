@@ -252,3 +252,36 @@ def test_a_study_a_search_is_writing_is_refused(study):
     finally:
         lock.release()
     assert "evaluation" not in stored(study)[0]
+
+
+def test_a_resample_stops_early_on_its_own_training_rows_and_is_standardised_by_them(searched):
+    """The rows a resample is scored on take no part in training, early stopping or standardisation."""
+    from automl.engine.export import evaluator_of
+    from automl.engine.retraining import CandidateTrainer
+
+    opened = Study.open(searched)
+    try:
+        evaluator = evaluator_of(opened)
+        trainer = CandidateTrainer(evaluator, {trial.number: trial for trial in opened.completed()})
+    finally:
+        opened.close()
+    pooled = trainer.rows
+    original = evaluator.splits
+    assert pooled.rows == original.train.rows + original.validation.rows == TRAINING_ROWS
+    # the pooled features are the study's, standardisation undone
+    restored = (pooled.features[: original.train.rows] - original.feature_mean) / original.feature_scale
+    assert np.allclose(restored, original.train.features, atol=1e-5)
+    plan = cross_validation.kfold_plan(pooled.target, folds=4, seed=0)
+    resample = plan.resamples[0]
+    splits = trainer.splits_for(resample.train, resample.test, seed=0)
+    assert splits.test.rows == resample.test.size
+    assert splits.train.rows + splits.validation.rows == resample.train.size
+    assert splits.validation.rows == pytest.approx(pooled.validation_share * resample.train.size, abs=1)
+    assert np.allclose(splits.train.features.mean(axis=0), 0.0, atol=1e-5)  # fitted on the training rows alone
+    assert np.allclose(splits.train.features.std(axis=0), 1.0, atol=1e-4)
+    expected_test = (pooled.features[resample.test] - splits.feature_mean) / splits.feature_scale
+    assert np.allclose(splits.test.features, expected_test, atol=1e-5)
+    assert np.array_equal(splits.test.target, pooled.target[resample.test])
+    raw_test = original.test.features * original.feature_scale + original.feature_mean
+    distances = np.abs(raw_test[:, None, :] - pooled.features[None, :, :]).max(axis=2)
+    assert distances.min() > 1e-3  # no row of the study's test split is among the rows resampled
