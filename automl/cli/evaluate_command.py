@@ -69,7 +69,7 @@ LARGE_DATA_ROWS = 20_000  # the same as automl.evaluation.cross_validation.LARGE
 def evaluate_command(
     study: Path, top: int, folds: int, repeats: int, nested: bool, holdout: bool, output_format: str, seed: int
 ) -> None:
-    """Cross-validate the top K candidates of STUDY, interval its test score; results stored in the study."""
+    """Cross-validate the top K candidates of STUDY and give its test score an interval; stored in the study."""
     progress = _progress_line if sys.stderr.isatty() else None  # a line rewritten in place, on a terminal only
     try:
         document = evaluate_study(study, top, folds, repeats, nested, holdout, seed, progress)
