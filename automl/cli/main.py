@@ -1,4 +1,4 @@
-"""The ``automl`` command: search, strategies, show, compare, plot, report, export, rank.
+"""The ``automl`` command: search, strategies, show, compare, plot, report, export, rank, evaluate.
 
 A user's mistake (a bad space file, an unknown strategy, a missing column, a
 file that is not a study) ends with one line on stderr and exit status 2, never
@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from automl.cli.errors import UsageProblem, is_user_error, one_line
+from automl.cli.evaluate_command import evaluate_command
 
 
 class AutomlGroup(click.Group):
@@ -423,6 +424,7 @@ def _add_rank_command() -> None:
 
 
 _add_rank_command()
+cli.add_command(evaluate_command)
 
 
 def main() -> None:

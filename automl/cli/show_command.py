@@ -262,6 +262,7 @@ def show_json(path: Path, top: int | None) -> None:
         "test_score": study.test_score,
         "test_trial": meta.get("test_trial"),
         "config": meta.get("config"),
+        "evaluation": meta.get("evaluation"),
         "trials": [study.trial_record(trial) for trial in best_first(study.trials, top)],
     }
     click.echo(json.dumps(document, indent=1, default=str))
@@ -302,7 +303,23 @@ def show(path: Path, top: int | None) -> None:
     if line:
         console.print(line, highlight=False)
     print_rungs(console, study, all_trials, config)
+    print_evaluation(console, study)
     for key, value in sorted(study.meta.items()):
         if key.startswith("strategy.") and value is not None:
             console.print(f"[bold]{key.removeprefix('strategy.')}[/]")
             console.print(json.dumps(value, indent=1)[:4000])
+
+
+def print_evaluation(console: Console, study: Study) -> None:
+    """The short section of a stored ``automl evaluate`` result; nothing when the study has none."""
+    from automl.cli.evaluate_command import META_KEY, summary_lines
+
+    document = study.meta.get(META_KEY)
+    if document is None:
+        return
+    try:
+        lines = summary_lines(document, len(study.completed()))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # written by another version of automl
+        lines = [f"evaluation: stored, in a form this automl cannot read; run automl evaluate {study.path} again"]
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
