@@ -12,7 +12,8 @@ the table's worst accuracy and largest cost), as a share of the hypervolume of
 the table's true front, so 1.0 means the whole front was found.
 
 Contenders: ours through ``automl.search(objective=..., objectives=[...])``:
-``random``, ``evolution`` (NSGA-II selection) and ``smbo`` (ParEGO on SMAC);
+``random``, ``evolution`` (NSGA-II selection), ``smbo`` (ParEGO on SMAC) and
+``tpe`` (MOTPE);
 Optuna's ``NSGAIISampler`` (Deb et al. 2002) and multi-objective ``TPESampler``
 with their defaults, walking the same tree define-by-run.
 
@@ -36,6 +37,7 @@ trial itself (compile, the other costs, 20 epochs of training), one run each.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import tempfile
@@ -62,7 +64,7 @@ from benchmarks.tables.lookup import LookupTable  # noqa: E402
 TABLES = {"digits_tree": "latency_ms", "flat_cell": "flops"}  # table -> the cost traded against accuracy
 CHECKPOINTS = (25, 50, 100)
 PEER = "nsga2 (optuna)"
-OURS = ("random", "evolution", "smbo")
+OURS = ("random", "evolution", "smbo", "tpe")
 PEERS = (PEER, "tpe (optuna)")
 Run = list[tuple[float, float, bool] | None]  # per trial: accuracy, cost, feasible; None for a failed trial
 
@@ -171,10 +173,16 @@ def run_optuna(table: CostTable, sampler_name: str, seed: int, trials: int, cons
     return run
 
 
+@functools.cache
+def cost_table(name: str) -> CostTable:
+    """One per process: a worker runs many seeds of a table."""
+    return CostTable(name)
+
+
 def _one_run(job: tuple[str, str, int, int, bool]) -> tuple[str, str, int, bool, Run, float]:
     table_name, name, seed, trials, constrained = job
+    table = cost_table(table_name)
     started = time.perf_counter()
-    table = CostTable(table_name)
     if name in OURS:
         run = run_ours(table, name, seed, trials, constrained)
     else:
@@ -346,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[str, Any] = {}
     for table_name in arguments.tables:
-        table = CostTable(table_name)
+        table = cost_table(table_name)
         free = summarise(
             table, {name: runs[table_name, False, name] for name in contenders}, arguments.seeds, checkpoints, False
         )

@@ -61,7 +61,26 @@ def non_dominated_ranks(points: np.ndarray | Sequence[Sequence[float]], directio
 
 def pareto_front(points: np.ndarray | Sequence[Sequence[float]], directions: Sequence[Direction]) -> np.ndarray:
     """Indices of the non-dominated points, in input order."""
-    return np.flatnonzero(non_dominated_ranks(points, directions) == 0)
+    return _non_dominated(_as_minimised(points, directions))
+
+
+def _non_dominated(values: np.ndarray) -> np.ndarray:
+    """Indices (input order) of the rows no other row dominates, minimised. Rows are visited best-first in
+    lexicographic order, so a row can only be dominated by one visited before it, and each is compared with
+    the front found so far: O(n x front size), not the O(n^2) memory of a full non-dominated sort."""
+    count = len(values)
+    if count == 0:
+        return np.zeros(0, dtype=int)
+    order = np.lexsort(values.T[::-1])
+    front: list[int] = []
+    for index in order:
+        point = values[index]
+        if front:
+            members = values[front]
+            if np.any(np.all(members <= point, axis=1) & np.any(members < point, axis=1)):
+                continue
+        front.append(int(index))
+    return np.sort(np.array(front, dtype=int))
 
 
 def crowding_distances(points: np.ndarray | Sequence[Sequence[float]], directions: Sequence[Direction]) -> np.ndarray:
@@ -98,7 +117,7 @@ def hypervolume(
     inside = values[np.all(values < bound, axis=1)]
     if len(inside) == 0:
         return 0.0
-    front = inside[non_dominated_ranks(inside, ["min"] * inside.shape[1]) == 0]
+    front = inside[_non_dominated(inside)]
     return _volume(np.unique(front, axis=0), bound)
 
 
@@ -122,6 +141,6 @@ def _volume(front: np.ndarray, bound: np.ndarray) -> float:
         if depth <= 0:
             continue
         slice_points = sorted_front[: position + 1, 1:]
-        slice_front = slice_points[non_dominated_ranks(slice_points, ["min"] * slice_points.shape[1]) == 0]
+        slice_front = slice_points[_non_dominated(slice_points)]
         volume += depth * _volume(np.unique(slice_front, axis=0), bound[1:])
     return float(volume)

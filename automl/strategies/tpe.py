@@ -42,6 +42,16 @@ never proposed again: on a finite space the best new one of the samples is, and
 when every sample repeats an old one, a fresh random candidate (``None`` once the
 space is exhausted).
 
+Several objectives (``StrategyContext.objectives``): MOTPE (Ozaki, Tanigaki,
+Watanabe & Onishi, "Multiobjective Tree-Structured Parzen Estimator for
+Computationally Expensive Optimization Problems", GECCO 2020): the good set is
+made of whole non-dominated fronts, best first, and the front that does not fit
+whole gives the members that add the most hypervolume, chosen greedily; the rest
+of TPE is unchanged. Only observations dominated by fewer than ``gamma_max``
+others can ever be good (the fronts above one dominated by more already fill the
+good set), so those are the only ones ranked, and the archive of them is kept up
+to date at each tell.
+
 The first ``startup`` candidates are random; the good set holds
 ``min(gamma_max, ceil(gamma * n))`` of the ``n`` scored observations; the bad
 density uses the ``max_observations`` most recent others, so an ask costs the
@@ -59,6 +69,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp, ndtr, ndtri
 
+from automl.evaluation.pareto import hypervolume, non_dominated_ranks
 from automl.space import Candidate, SearchSpace
 from automl.space.hyperparameters import Bool, Choice, Float, Hyperparameter, Int
 from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
@@ -194,6 +205,7 @@ class TPEStrategy(Strategy):
     name = "tpe"
     description = "tree-structured Parzen estimator over the decision tree (joint kernels, constant liar)"
     Options = TPEOptions
+    multi_objective = True  # MOTPE: the good set by non-dominated fronts and hypervolume
 
     def setup(self, space: SearchSpace, context: StrategyContext) -> None:
         super().setup(space, context)
@@ -203,6 +215,9 @@ class TPEStrategy(Strategy):
         self.capacity = 64
         self.candidates_told: list[dict[str, Any]] = []  # the observations, in the order told
         self.scores: list[float | None] = []  # None: failed, infeasible or pruned (a bad observation)
+        self.objective_count = len(context.objectives)  # 2 or more: MOTPE on the values
+        self.values: list[tuple[float, ...] | None] = []  # one per observation with several objectives
+        self.archive: dict[int, int] = {}  # row -> how many observations dominate it (fewer than gamma_max)
         self.told: set[str] = set()
         self.pending: dict[str, list[Any]] = {}  # candidate key -> [asks in flight, candidate decisions]
         self.trie = DecisionTrie(space)  # walks of many draws per ask without building each architecture
@@ -223,7 +238,9 @@ class TPEStrategy(Strategy):
         for path in candidate:
             self._encoding(path, architecture.hyperparameter_at(path))
 
-    def _add_observation(self, candidate: Candidate, score: float | None) -> None:
+    def _add_observation(
+        self, candidate: Candidate, score: float | None, values: tuple[float, ...] | None = None
+    ) -> None:
         self._learn_paths(candidate)
         row = len(self.scores)
         if row == self.capacity:
@@ -239,10 +256,40 @@ class TPEStrategy(Strategy):
         self.candidates_told.append(candidate.to_dict())
         self.scores.append(score)
         self.told.add(candidate.key)
+        if self.objective_count > 1:
+            self.values.append(values)
+            if values is not None:
+                self._archive(row, values)
+
+    def _archive(self, row: int, values: tuple[float, ...]) -> None:
+        """Keep the observations that may still be good: dominated by fewer than ``gamma_max`` others.
+
+        Exact without looking outside the archive: an observation dominated by ``gamma_max`` or more
+        has that many dominators inside it (the one of its dominators with the fewest dominators of its
+        own would otherwise be outside with fewer), so counting within the archive decides."""
+        limit = self.options.gamma_max
+        point = np.array(values)
+        rows = np.fromiter(self.archive, dtype=int, count=len(self.archive))
+        if len(rows):
+            others = np.array([self.values[other] for other in rows])
+            above = np.all(others >= point, axis=1) & np.any(others > point, axis=1)  # they dominate it
+            below = np.all(point >= others, axis=1) & np.any(point > others, axis=1)  # it dominates them
+            for other in rows[below]:
+                self.archive[int(other)] += 1
+                if self.archive[int(other)] >= limit:
+                    del self.archive[int(other)]
+            if int(above.sum()) >= limit:
+                return
+            self.archive[row] = int(above.sum())
+        else:
+            self.archive[row] = 0
 
     # ------------------------------------------------------------------ asking
     def ask(self) -> Proposal | None:
-        scored = [row for row, score in enumerate(self.scores) if score is not None]
+        if self.objective_count > 1:
+            scored = [row for row, values in enumerate(self.values) if values is not None]
+        else:
+            scored = [row for row, score in enumerate(self.scores) if score is not None]
         if len(self.scores) < self.options.startup or not scored:
             return self._propose(self._startup_candidate())
         good, bad = self._split(scored)
@@ -335,12 +382,46 @@ class TPEStrategy(Strategy):
 
     def _split(self, scored: list[int]) -> tuple[list[int], list[int]]:
         """The good rows (best scores; ties to the earlier) and the most recent bad ones (failures included)."""
-        order = sorted(scored, key=lambda row: (-self.scores[row], row))  # type: ignore[operator]
         count = min(self.options.gamma_max, max(1, math.ceil(self.options.gamma * len(scored))))
-        good = sorted(order[:count])
+        if self.objective_count > 1:
+            good = sorted(self._good_by_fronts(count))
+        else:
+            order = sorted(scored, key=lambda row: (-self.scores[row], row))  # type: ignore[operator]
+            good = sorted(order[:count])
         good_rows = set(good)
         bad = [row for row in range(len(self.scores)) if row not in good_rows]
         return good, bad[-self.options.max_observations :]
+
+    def _good_by_fronts(self, count: int) -> list[int]:
+        """``count`` rows: whole non-dominated fronts best first, then from the front that does not fit whole
+        the rows that add the most hypervolume to those chosen (greedy, ties to the earlier row)."""
+        rows = sorted(self.archive)
+        points = np.array([self.values[row] for row in rows])
+        directions = ["max"] * self.objective_count
+        ranks = non_dominated_ranks(points, directions)
+        chosen: list[int] = []
+        for front in range(int(ranks.max()) + 1):
+            members = [index for index in np.flatnonzero(ranks == front)]
+            if len(chosen) + len(members) <= count:
+                chosen.extend(members)
+                if len(chosen) == count:
+                    break
+                continue
+            spread = points.max(axis=0) - points.min(axis=0)
+            reference = points.min(axis=0) - np.where(spread > 0, 0.1 * spread, 1.0)
+            picked: list[int] = []
+            while len(chosen) + len(picked) < count:
+                base = [points[index] for index in picked]
+                gains = [
+                    hypervolume(np.array([*base, points[index]]), directions, reference)
+                    for index in members
+                    if index not in picked
+                ]
+                remaining = [index for index in members if index not in picked]
+                picked.append(remaining[int(np.argmax(gains))])
+            chosen.extend(picked)
+            break
+        return [rows[index] for index in chosen]
 
     def _kernels(self, rows: list[int], extra: list[Candidate]) -> _Kernels:
         """One density's observations: told rows, and candidates in flight (the constant liar's)."""
@@ -515,14 +596,24 @@ class TPEStrategy(Strategy):
         score = float(result.score) if result.ok and result.score is not None else None
         if score is not None and not math.isfinite(score):
             score = None
-        self._add_observation(candidate, score)
+        values = None
+        if self.objective_count > 1 and score is not None and result.values is not None:
+            values = tuple(float(value) for value in result.values)
+            if not all(math.isfinite(value) for value in values):
+                values = None
+        self._add_observation(candidate, score, values)
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,
             "rng": self.rng.bit_generator.state,
-            "observations": [[decisions, score] for decisions, score in zip(self.candidates_told, self.scores)],
+            "observations": [
+                [decisions, score] if self.objective_count < 2 else [decisions, score, values and list(values)]
+                for decisions, score, values in zip(
+                    self.candidates_told, self.scores, self.values or [None] * len(self.scores)
+                )
+            ],
             "pending": [[count, decisions] for count, decisions in self.pending.values()],
         }
 
@@ -531,8 +622,9 @@ class TPEStrategy(Strategy):
             raise ValueError(f"unknown tpe state version {state.get('version')!r}")
         self.setup(self.space, self.context)
         self.rng.bit_generator.state = state["rng"]
-        for decisions, score in state["observations"]:
-            self._add_observation(Candidate(decisions), None if score is None else float(score))
+        for decisions, score, *values in state["observations"]:  # values: with several objectives
+            told = tuple(values[0]) if values and values[0] is not None else None
+            self._add_observation(Candidate(decisions), None if score is None else float(score), told)
         for count, decisions in state["pending"]:
             candidate = Candidate(decisions)
             self.pending[candidate.key] = [int(count), candidate.to_dict()]
