@@ -299,7 +299,51 @@ def feature_ranking() -> str:
     return "\n".join(lines)
 
 
+def multi_objective() -> str:
+    result = _result("multi_objective")
+    points = [str(point) for point in result["checkpoints"]]
+    lines = [
+        f"Hypervolume as a share of the table's own front (mean ± standard error over {result['seeds']} seeds, "
+        f"{result['trials']} trials; p: two-sided Wilcoxon against Optuna's NSGA-II, paired by seed, + when ours "
+        "is higher; `benchmarks/results/multi_objective.json`):",
+        "",
+    ]
+    for table_name, table in result["tables"].items():
+        for label in ("free", "constrained"):
+            summary = table[label]
+            title = f"**{table_name}**, accuracy against {table['cost']}"
+            if label == "constrained":
+                title += f", under {table['constraint']}"
+            extra = " | infeasible trials" if label == "constrained" else ""
+            lines += [
+                f"{title}:",
+                "",
+                f"| strategy | {' | '.join(f'@{point}' for point in points)}{extra} |",
+                f"|---|{'---|' * len(points)}{'---|' if extra else ''}",
+            ]
+            for name, entry in summary.items():
+                cells = []
+                for point in points:
+                    row = entry[point]
+                    test = row.get("vs_nsga2_optuna")
+                    mark = "" if test is None else f" (p {test['p']:.2g}{'+' if test['mean_difference'] > 0 else '-'})"
+                    cells.append(f"{row['mean']:.3f} ± {row['standard_error']:.3f}{mark}")
+                if extra:
+                    share = entry["infeasible_share"]
+                    cells.append(f"{share['mean']:.1%} ± {share['standard_error']:.1%}")
+                lines.append(f"| {name} | {' | '.join(cells)} |")
+            lines.append("")
+    cost = result["measurement_cost"]
+    lines.append(
+        f"Measuring latency (batch 1 and the training batch) takes a median {cost['median_share']:.1%} "
+        f"(at most {cost['max_share']:.1%}) of the wall-clock of a {cost['space']} trial of {cost['epochs']} "
+        f"epochs on {cost['data']}, over {len(cost['candidates'])} random candidates."
+    )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "multi-objective": multi_objective,
     "feature-ranking": feature_ranking,
     "darts-pt": darts_pt,
     "cli-startup": cli_startup,

@@ -53,7 +53,8 @@ def test_a_study_without_costs_says_how_to_get_them(tmp_path):
     assert_one_line_error(run("show", tmp_path / "s.db", "--pareto", "params"), "costs are measured")
     # latency is measured only under a latency constraint: the line says so
     search(tmp_path / "t.db", trials=1).close()
-    assert_one_line_error(run("show", tmp_path / "t.db", "--pareto", "latency_ms"), "constraint or an objective names it")
+    result = run("show", tmp_path / "t.db", "--pareto", "latency_ms")
+    assert_one_line_error(result, "constraint or an objective names it")
 
 
 def test_the_pareto_plot_draws_the_front_of_the_study(tmp_path):
