@@ -106,7 +106,24 @@ def print_summary(console: Console, study: Study) -> None:
         if meta.get("model"):
             table.add_row("model weights", str(meta["model"]))
         table.add_row("export", f"automl export {study.path} -o exported/")
+    if meta.get("objectives"):
+        table.add_row("objectives", ", ".join(meta["objectives"]))
+        table.add_row("Pareto front", front_summary(study))
     console.print(table)
+
+
+def front_summary(study: Study) -> str:
+    """ "4 trials (2, 5, 7, 11): automl show STUDY --pareto": the front of a multi-objective study, in one line."""
+    from automl.cli.errors import UsageProblem
+    from automl.cli.pareto_command import front_axes, front_document
+
+    try:
+        document = front_document(study, front_axes(study, ""))
+    except UsageProblem:
+        return "no complete trial yet"
+    numbers = ", ".join(str(point["number"]) for point in document["front"][:12])
+    more = ", ..." if len(document["front"]) > 12 else ""
+    return f"{len(document['front'])} trials ({numbers}{more}): automl show {study.path} --pareto"
 
 
 def format_costs(costs: dict[str, float]) -> str:

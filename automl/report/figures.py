@@ -128,3 +128,45 @@ def costs_figure(study: Study, trials: list[Trial]) -> Figure | None:
     axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def objectives_figure(study: Study, trials: list[Trial]) -> Figure | None:
+    """A two-objective study's trials on its two objectives, the Pareto front joined by its steps; None for a
+    study without two objectives or without two complete trials having both values."""
+    from matplotlib.figure import Figure
+
+    from automl.engine.objectives import parse_objective
+    from automl.evaluation.pareto import pareto_front
+
+    stored = study.meta.get("objectives") or []
+    if len(stored) != 2:
+        return None
+    objectives = [parse_objective(text) for text in stored]
+    points = [
+        (trial, trial.metrics["objectives"])
+        for trial in trials
+        if trial.status is TrialStatus.COMPLETE and len(trial.metrics.get("objectives") or []) == 2
+    ]
+    if len(points) < 2:
+        return None
+    vertical, horizontal = (1, 0) if objectives[1].is_score and not objectives[0].is_score else (0, 1)
+    values = [values for _, values in points]
+    front = sorted((values[index] for index in pareto_front(values, [item.direction for item in objectives])),
+                   key=lambda point: point[horizontal])  # fmt: skip
+    figure = Figure(figsize=(8, 4.2))
+    axes = figure.add_subplot()
+    axes.scatter([point[horizontal] for point in values], [point[vertical] for point in values], s=16, alpha=0.6,
+                 color="0.6", label="complete trial")  # fmt: skip
+    axes.step([point[horizontal] for point in front], [point[vertical] for point in front], where="post",
+              color="black", linewidth=1.2)  # fmt: skip
+    axes.scatter([point[horizontal] for point in front], [point[vertical] for point in front], s=30, zorder=3,
+                 color="tab:blue", label=f"Pareto front ({len(front)})")  # fmt: skip
+    spread = [point[horizontal] for point in values if point[horizontal] > 0]
+    if spread and max(spread) / min(spread) > 20:
+        axes.set_xscale("log")
+    axes.set_xlabel(objectives[horizontal].text)
+    axes.set_ylabel(objectives[vertical].text)
+    axes.set_title("the study's two objectives")
+    axes.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    return figure

@@ -166,6 +166,8 @@ class StudyReport:
             constraints = [f"params<={config['max_parameters']}", *constraints]
         if constraints:
             rows.append(("constraints", escape(", ".join(map(str, constraints)))))
+        if meta.get("objectives"):
+            rows.append(("objectives", escape(", ".join(map(str, meta["objectives"])) + " (a Pareto front)")))
         if meta.get("created"):
             rows.append(("created", escape(format_time(meta["created"]))))
         return f"<h1>{escape(self.title)}</h1>" + facts_table(rows)
@@ -225,7 +227,7 @@ class StudyReport:
         )
 
     def plots_section(self) -> str:
-        from automl.report.figures import costs_figure, curves_figure, scores_figure, svg_of
+        from automl.report.figures import costs_figure, curves_figure, objectives_figure, scores_figure, svg_of
 
         if not any(trial.score is not None for trial in self.trials):
             return '<h2>Plots</h2><p class="note">No trial has a score yet: there is nothing to plot.</p>'
@@ -236,6 +238,11 @@ class StudyReport:
                 "costs",
                 costs_figure(self.study, self.trials),
                 "Score against the parameters measured before training, with the Pareto front.",
+            ),
+            (
+                "objectives",
+                objectives_figure(self.study, self.trials),
+                "The trials on the study's two objectives, with their Pareto front.",
             ),
         ]
         parts = ["<h2>Plots</h2>"]
