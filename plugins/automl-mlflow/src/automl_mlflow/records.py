@@ -104,8 +104,8 @@ def metrics_of(trial: Any, objective_value: float | None) -> list[MetricPoint]:
     ``score`` (the objective's own sign), the trial's scalar metrics, and ``costs/<name>``."""
     finished_ms = int(1000 * (trial.finished or trial.started or 0))
     points = []
-    for entry in trial.metrics.get("curve") or []:
-        step = int(entry.get("epoch", len(points)))
+    for index, entry in enumerate(trial.metrics.get("curve") or []):
+        step = int(entry.get("epoch", index + 1))
         timestamp = _number(entry.get("time"))
         timestamp_ms = int(1000 * timestamp) if timestamp is not None else finished_ms
         for name, value in entry.items():
