@@ -327,6 +327,13 @@ def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_exper
     assert sorted(store.runs("s")) == [0]  # the new study's
     (aside,) = [e for e in store.client.search_experiments() if e.name.startswith("s.bak-")]
     assert sorted(store.runs(aside.name)) == [0, 1]  # the replaced study's, kept under the name --fresh gives
+    (backup,) = [path for path in (tmp_path / "a").glob("s.db.bak-*") if not path.name.endswith(("-wal", "-shm"))]
+    automl.search(
+        space_file, trials=3, study=backup, resume=True, plugins=with_tracking(MlflowTracking(environ)), **options
+    )
+    assert sorted(store.runs(aside.name)) == [0, 1, 2]  # the moved study found its experiment by its identity
+    names = {experiment.name for experiment in store.client.search_experiments()}
+    assert names == {"s", str((tmp_path / "b" / "s.db").resolve()), aside.name}  # no new experiment
 
 
 def test_tracking_off_writes_nothing(space_file, tmp_path):

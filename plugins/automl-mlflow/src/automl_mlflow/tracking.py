@@ -119,12 +119,17 @@ def _aside_name(client: Any, name: str) -> str:
 def study_experiment(client: Any, study: Any, meta: Mapping[str, Any]) -> str:
     """The id of the study's experiment, named after the study file (``demo.db`` -> ``demo``).
 
-    The experiment of a study this file held before ``--fresh`` replaced it is renamed
-    ``<name>.bak-<time>``; a study of another folder with the same file name (a shared tracking
-    URI) gets its absolute path as the name instead.
+    The experiment is found by the study's creation time (its identity: a study file renamed, or
+    moved aside by ``--fresh`` and resumed, still finds its runs). The experiment of a study this
+    file held before ``--fresh`` replaced it is renamed ``<name>.bak-<time>``; a study of another
+    folder with the same file name (a shared tracking URI) gets its absolute path as the name.
     """
     tags = _experiment_tags(study, meta)
     path = tags[STUDY_TAG]
+    if tags[CREATED_TAG]:
+        found = client.search_experiments(filter_string=f"tags.`{CREATED_TAG}` = '{tags[CREATED_TAG]}'")
+        if found:
+            return found[0].experiment_id
     for name in (Path(study.path).stem, path):
         existing = client.get_experiment_by_name(name)
         if existing is None:
