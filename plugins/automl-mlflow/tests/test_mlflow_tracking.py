@@ -180,6 +180,22 @@ def test_a_decision_longer_than_mlflow_accepts_is_logged_truncated(tmp_path):
         assert value.endswith("...[7000 characters]")
 
 
+def test_a_candidate_with_more_decisions_than_one_mlflow_batch_takes_has_them_all(tmp_path):
+    @s.search_space
+    def wide(x: Any) -> Any:
+        for index in range(150):  # MLflow takes at most 100 params a call
+            x = s.op.linear(x, units=s.Choice([1, 2], name=f"width{index}"))
+        return x
+
+    study = automl.search(
+        wide, objective=lambda candidate: 1.0, trials=1, study=tmp_path / "s.db", plugins=with_tracking()
+    )
+    (trial,) = study.trials
+    (run,) = Store(tmp_path / "s.db.mlruns").runs("s").values()
+    assert run.data.params == {path: str(value) for path, value in trial.candidate.to_dict().items()}
+    assert len(run.data.params) == 150
+
+
 def test_a_resumed_search_adds_runs_for_its_new_trials_only(space_file, tmp_path):
     train(space_file, tmp_path / "s.db", 3, with_tracking())
     store = Store(tmp_path / "s.db.mlruns")

@@ -22,7 +22,7 @@ import contextlib
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from automl_mlflow.location import Location, tracking_location
 from automl_mlflow.records import (
     PARAM_VALUE_LIMIT,
     TRIAL_TAG,
+    MetricPoint,
     metrics_of,
     params_of,
     run_status,
@@ -165,17 +166,21 @@ def logged_runs(client: Any, experiment_id: str) -> dict[int, LoggedRun]:
 
 
 def log_batches(
-    client: Any, run_id: str, metrics: list[Any] = (), params: Mapping[str, str] = (), tags: Mapping[str, str] = ()
+    client: Any,
+    run_id: str,
+    metrics: Sequence[MetricPoint] = (),
+    params: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> None:
     """``log_batch`` in pieces MLflow accepts (at most 100 params or tags, 1000 metrics a call)."""
     from mlflow.entities import Metric, Param, RunTag
 
-    params = [Param(key, value) for key, value in dict(params).items()]
-    tags = [RunTag(key, value) for key, value in dict(tags).items()]
-    for start in range(0, len(params), BATCH_PARAMS_OR_TAGS):
-        client.log_batch(run_id, params=params[start : start + BATCH_PARAMS_OR_TAGS])
-    for start in range(0, len(tags), BATCH_PARAMS_OR_TAGS):
-        client.log_batch(run_id, tags=tags[start : start + BATCH_PARAMS_OR_TAGS])
+    entities = [Param(key, value) for key, value in (params or {}).items()]
+    for start in range(0, len(entities), BATCH_PARAMS_OR_TAGS):
+        client.log_batch(run_id, params=entities[start : start + BATCH_PARAMS_OR_TAGS])
+    labels = [RunTag(key, value) for key, value in (tags or {}).items()]
+    for start in range(0, len(labels), BATCH_PARAMS_OR_TAGS):
+        client.log_batch(run_id, tags=labels[start : start + BATCH_PARAMS_OR_TAGS])
     points = [Metric(point.key, point.value, point.timestamp_ms, point.step) for point in metrics]
     for start in range(0, len(points), BATCH_METRICS):
         client.log_batch(run_id, metrics=points[start : start + BATCH_METRICS])
