@@ -198,6 +198,31 @@ def test_a_shared_folder_keeps_studies_apart_and_a_fresh_study_moves_the_old_log
     assert [path.name for path in (shared / "s").glob("trial-*")] == ["trial-0"]  # the new study's only
     (aside,) = shared.glob("s.bak-*")
     assert len(list(aside.glob("trial-*"))) == 2  # the replaced study's logs, kept
+    (backup,) = [path for path in (tmp_path / "a").glob("s.db.bak-*") if not path.name.endswith(("-wal", "-shm"))]
+    automl.search(
+        space_file, trials=3, study=backup, resume=True, plugins=with_logging(TensorboardTracking(environ)), **options
+    )
+    assert len(list(aside.glob("trial-*"))) == 3  # the resumed backup found its logs by its identity
+    assert len(list(shared.iterdir())) == 3  # and made no new folder
+
+
+def test_a_fresh_study_s_predecessor_keeps_its_logs_beside_its_backup_and_resumes_there(space_file, tmp_path):
+    options = {"objective": refuses_width_8, "strategy": "random", "seed": 2}
+    study = tmp_path / "s.db"
+    automl.search(space_file, trials=2, study=study, plugins=with_logging(), **options)
+    automl.search(space_file, trials=1, study=study, fresh=True, plugins=with_logging(), **options)
+    assert [path.name for path in (tmp_path / "s.db.tensorboard").glob("trial-*")] == ["trial-0"]
+    (backup,) = [
+        path for path in tmp_path.glob("s.db.bak-*") if path.is_file() and not path.name.endswith(("-wal", "-shm"))
+    ]
+    moved = Path(str(backup) + ".tensorboard")
+    assert sorted(path.name for path in moved.glob("trial-*")) == ["trial-0", "trial-1"]
+    event_files = sorted(path.name for path in moved.glob("trial-*/events.*"))
+    automl.search(space_file, trials=3, study=backup, resume=True, plugins=with_logging(), **options)
+    assert not list(tmp_path.glob("*.tensorboard.bak-*"))  # the backup's own folder, found and kept
+    assert sorted(path.name for path in moved.glob("trial-*")) == ["trial-0", "trial-1", "trial-2"]
+    assert sorted(path.name for path in moved.glob("trial-[01]/events.*")) == event_files  # not logged again
+    assert [step for step, _ in scalars(moved / "study")["best_score"]] == [0, 1, 2]  # each point once
 
 
 def test_the_installed_plugin_logs_a_cli_search(space_file, tmp_path):
