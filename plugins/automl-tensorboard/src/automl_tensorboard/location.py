@@ -9,8 +9,9 @@ A log folder records its study (``automl-study.json``: the study file and when i
 created), because a resumed search skips what is logged already and must not mistake another
 study's trials for its own. The folder of a study that ``--fresh`` replaced goes with it:
 ``<study>.bak-<time>.tensorboard`` beside the study's backup (so resuming the backup finds its
-logs), or ``<folder>.bak-<time>`` in a shared folder; a study of another folder with the same
-file name gets ``<dir>/<name>-<hash of its path>``.
+logs), or ``<folder>.bak-<time>`` in a shared folder, where a study finds its folder by its
+creation time whatever the folder's name; a study of another folder with the same file name
+gets ``<dir>/<name>-<hash of its path>``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ MARKER = "automl-study.json"
 
 def _owner(folder: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((folder / MARKER).read_text())
+        owner = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return None
+    return owner if isinstance(owner, dict) else None
 
 
 def _backup_of(study_path: Path, created: Any) -> Path | None:
