@@ -19,6 +19,13 @@ supernet phase runs as a job through the search's runner
 (``context.run_job``): under the per-trial limits, and on Dask when the search
 is, so a supernet that runs too long is stopped and recorded (the study's
 ``strategy.supernet`` report holds the reason) instead of holding the driver.
+
+With ``cost=flops|latency_ms`` the alphas' loss also has a cost term (FBNet,
+Wu et al. 2019; ProxylessNAS, Cai et al. 2019): ``cost_weight`` times the
+expected cost of the mixed ops under their branch weights, over that cost at
+uniform alphas, with every candidate op measured once on its real input
+(``automl.nn.operation_costs``). With the default ``cost=none`` nothing is
+measured and training is exactly as without the option.
 """
 
 from __future__ import annotations
