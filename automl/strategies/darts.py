@@ -68,7 +68,7 @@ class SupernetSettings:
     finetune_epochs: int = 1
     seconds: float | None = None
     progress: bool = False
-    cost: str = "none"  # "flops" or "latency_ms": a cost term in the architecture loss (FBNet, ProxylessNAS)
+    cost: str = NO_COST  # "flops" or "latency_ms": a cost term in the architecture loss (FBNet, ProxylessNAS)
     cost_weight: float = DEFAULT_COST_WEIGHT
 
 
