@@ -307,6 +307,14 @@ def show(path: Path, top: int | None) -> None:
     for key, value in sorted(study.meta.items()):
         if key.startswith("strategy.") and value is not None:
             console.print(f"[bold]{key.removeprefix('strategy.')}[/]")
+            if key == "strategy.cost" and isinstance(value, dict) and "selected" in value:  # darts cost=...
+                console.print(
+                    f"selected cell: {value['selected']:,.6g} {value['kind']} (at uniform alphas "
+                    f"{value['expected_uniform']:,.6g}); whole network {value['network_flops']:,} flops per row; "
+                    f"cost_weight {value['weight']:g}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             console.print(json.dumps(value, indent=1)[:4000])
 
 

@@ -42,3 +42,13 @@ def input_sum(edge_mask: torch.Tensor, *edges: torch.Tensor) -> torch.Tensor:
     for weight, edge in zip(parts[1:], edges[1:]):
         result = result + weight * edge
     return result
+
+
+def expected_cost(weights: torch.Tensor, costs: torch.Tensor) -> torch.Tensor:
+    """The expected cost of one mixed op, ``sum_i weights_i * costs_i`` (FBNet, ProxylessNAS).
+
+    With ``weights`` the branch weights of ``operation_weights`` the cost is a
+    differentiable function of alpha, so a cost penalty in the architecture
+    loss moves weight from expensive branches to cheap ones.
+    """
+    return (weights * costs.to(weights.dtype)).sum()

@@ -32,7 +32,7 @@ import torch
 from torch import fx, nn
 
 from automl.nn.compile import count_parameters, emit_graph_module, shapes_by_input
-from automl.nn.mixed_ops import input_sum, mixed_sum, operation_weights
+from automl.nn.mixed_ops import expected_cost, input_sum, mixed_sum, operation_weights
 from automl.nn.ops import default_op_registry
 from automl.nn.registry import CompileError, OpRegistry, Shape
 from automl.space import Architecture, Candidate, Derived, Hyperparameter, SearchSpace, SpaceError
@@ -304,6 +304,19 @@ class Supernet(nn.Module):
     def operation_weights(self, path: str) -> torch.Tensor:
         """The current branch weights of a decision (softmax of alpha with masks, or one-hot once frozen)."""
         return operation_weights(self.alpha(path), self._mask(path), self._frozen(path)).detach().cpu()
+
+    def expected_cost(self, costs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The expected cost of the supernet: per searched decision, its branch weights times its branch costs.
+
+        ``costs`` maps decision paths to one cost per candidate (for a decision
+        shared by several Or places, the sum over the places). Differentiable in
+        the alphas: the cost term of the architecture loss (FBNet, ProxylessNAS).
+        """
+        terms = []
+        for path, vector in costs.items():
+            weights = operation_weights(self.alpha(path), self._mask(path), self._frozen(path))
+            terms.append(expected_cost(weights, vector.to(weights.device)))
+        return torch.stack(terms).sum() if terms else torch.zeros(())
 
     def alphas(self) -> dict[str, dict[str, float]]:
         """JSON-able softmax(alpha) per Or decision (masks not applied), keyed by ``str(candidate)``."""

@@ -19,6 +19,13 @@ supernet phase runs as a job through the search's runner
 (``context.run_job``): under the per-trial limits, and on Dask when the search
 is, so a supernet that runs too long is stopped and recorded (the study's
 ``strategy.supernet`` report holds the reason) instead of holding the driver.
+
+With ``cost=flops|latency_ms`` the alphas' loss also has a cost term (FBNet,
+Wu et al. 2019; ProxylessNAS, Cai et al. 2019): ``cost_weight`` times the
+expected cost of the mixed ops under their branch weights, over that cost at
+uniform alphas, with every candidate op measured once on its real input
+(``automl.nn.operation_costs``). With the default ``cost=none`` nothing is
+measured and training is exactly as without the option.
 """
 
 from __future__ import annotations
@@ -33,11 +40,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from automl.nn.compile import compile_architecture
+from automl.nn.operation_costs import COST_KINDS, CostPenalty, forward_flops, measure_operation_costs
 from automl.nn.supernet import Selection, Supernet, build_supernet
 from automl.space import Candidate, SearchSpace
 from automl.strategies.base import JobFailed, Proposal, Strategy, StrategyContext, TrialResult
 from automl.strategies.options import StrategyOptionError, option
 from automl.training import resolve_device
+
+NO_COST = "none"
+DEFAULT_COST_WEIGHT = 0.1  # of the unit-free cost term: weight * expected cost / expected cost at uniform alphas
 
 
 @dataclass
@@ -56,6 +68,8 @@ class SupernetSettings:
     finetune_epochs: int = 1
     seconds: float | None = None
     progress: bool = False
+    cost: str = NO_COST  # "flops" or "latency_ms": a cost term in the architecture loss (FBNet, ProxylessNAS)
+    cost_weight: float = DEFAULT_COST_WEIGHT
 
 
 def _as_tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
@@ -68,7 +82,10 @@ class SupernetTrainer:
     The training split is halved with a seeded permutation: the first half
     trains the weights (SGD, momentum, cosine schedule), the second the alphas
     (Adam, lr 3e-4, betas (0.5, 0.999), weight decay 1e-3), as in DARTS. A
-    ``seconds`` budget covers training and fine-tuning together.
+    ``seconds`` budget covers training and fine-tuning together. With a
+    ``cost_penalty`` (FBNet, ProxylessNAS) the alphas' loss is the validation
+    loss plus ``penalty(supernet)``; without one (the default) it is the
+    validation loss alone.
     """
 
     def __init__(
@@ -91,6 +108,7 @@ class SupernetTrainer:
         self.validation_target = _as_tensor(data.validation.target, target_type)
         if self.device.type != "cpu":
             self._to_device()
+        self.cost_penalty: CostPenalty | None = None
         self.started: float | None = None  # the budget clock starts with the first training step
         self.training_seconds = 0.0
         self.steps = 0
@@ -160,6 +178,8 @@ class SupernetTrainer:
                         # first-order DARTS: the alpha gradient at the current weights, on the other half
                         output = self.supernet(self.architecture_features[architecture_rows.to(self.device)])
                         loss = self.loss(output, self.architecture_target[architecture_rows.to(self.device)])
+                        if self.cost_penalty is not None:
+                            loss = loss + self.cost_penalty(self.supernet)
                         gradients = torch.autograd.grad(loss, alphas, allow_unused=True)
                         for parameter, gradient in zip(alphas, gradients):
                             parameter.grad = gradient
@@ -387,6 +407,12 @@ class OneShotOptions:
     seconds: float | None = option(None, "time budget of supernet training [60% of the search's --trial-seconds]")
     progress: bool = option(False, "show a progress bar while the supernet trains")
     fixed: dict = option({}, "decision path -> value, fixed in the supernet instead of mixed")
+    cost: str = option(
+        NO_COST, "cost term in the alphas' loss: expected FLOPs or latency of the ops", choices=(NO_COST, *COST_KINDS)
+    )
+    cost_weight: float | None = option(
+        None, f"weight of the unit-free cost term [{DEFAULT_COST_WEIGHT} with a cost]", minimum=0.0
+    )
 
 
 # Of the per-trial seconds that bound the whole one-shot job, the share supernet training may use by
@@ -403,6 +429,10 @@ def settings_from_context(context: StrategyContext, options: OneShotOptions) -> 
     """Supernet settings from the strategy options, falling back to the study's training settings."""
     defaults = SupernetSettings()
     training = context.training
+    if options.cost == NO_COST and options.cost_weight is not None:
+        raise StrategyOptionError(
+            f"option cost_weight={options.cost_weight!r} needs a cost to weigh: add cost={'|'.join(COST_KINDS)}"
+        )
     return SupernetSettings(
         epochs=options.supernet_epochs
         if options.supernet_epochs is not None
@@ -413,6 +443,8 @@ def settings_from_context(context: StrategyContext, options: OneShotOptions) -> 
         finetune_epochs=options.finetune_epochs,
         seconds=options.seconds if options.seconds is not None else _share(_setting(training, "seconds")),
         progress=options.progress,
+        cost=options.cost,
+        cost_weight=DEFAULT_COST_WEIGHT if options.cost_weight is None else options.cost_weight,
     )
 
 
@@ -425,11 +457,18 @@ def train_supernet(
     fixed: Mapping[str, Any] | None = None,
     registry: Any = None,
 ) -> tuple[Supernet, SupernetTrainer]:
-    """Build a supernet for ``data`` (parameters seeded without touching torch's global generator) and train it."""
+    """Build a supernet for ``data`` (parameters seeded without touching torch's global generator) and train it.
+
+    With ``settings.cost`` set, every candidate op is measured first (on the
+    trainer's device, on one training row) and the trainer gets the cost penalty.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         supernet = build_supernet(space, tuple(data.input_shape), data.num_outputs, fixed, registry)
     trainer = SupernetTrainer(supernet, data, settings, device, seed)
+    if settings.cost != NO_COST:
+        costs = measure_operation_costs(trainer.supernet, trainer.weight_features[:1], settings.cost)
+        trainer.cost_penalty = CostPenalty(costs, settings.cost_weight)
     trainer.train(settings.epochs)
     return supernet, trainer
 
@@ -447,13 +486,14 @@ def run_one_shot(
     """The whole one-shot phase, as one job: train the supernet, select, return JSON-able results."""
     supernet, trainer = train_supernet(space, data, settings, seed, device, fixed, registry)
     alphas = supernet.alphas()
+    expected_after_training = None if trainer.cost_penalty is None else trainer.cost_penalty.expected(supernet)
     training_seconds = trainer.training_seconds
     if method == "perturbation":
         report = select_by_perturbation(supernet, trainer, seed, settings.finetune_epochs)
     else:
         report = select_by_magnitude(supernet)
     candidate = supernet.candidate(report.selection)
-    return {
+    result = {
         "candidate": candidate.to_dict(),
         "alphas": alphas,
         "scores": report.scores(),
@@ -464,6 +504,40 @@ def run_one_shot(
             "steps": trainer.steps,
             "parameters": supernet.parameter_count(),
         },
+    }
+    if trainer.cost_penalty is not None:
+        result["cost"] = cost_report(trainer.cost_penalty, candidate, space, data, registry, expected_after_training)
+    return result
+
+
+def cost_report(
+    penalty: CostPenalty,
+    candidate: Candidate,
+    space: SearchSpace,
+    data: Any,
+    registry: Any,
+    expected_after_training: float | None,
+) -> dict[str, Any]:
+    """JSON-able costs of a cost-penalised search: the selected ops' cost, the expected costs, the table.
+
+    ``selected`` is the sum of the chosen ops' costs (ops on edges the
+    selection dropped cost nothing); ``network_flops`` the FLOPs of the whole
+    discretised candidate on one row, stem and head included.
+    """
+    costs = penalty.costs
+    sample = _as_tensor(data.train.features[:1], torch.float32)
+    with torch.random.fork_rng(devices=[]):  # building the candidate's layers draws their initial weights
+        model = compile_architecture(space.replay(candidate), tuple(data.input_shape), data.num_outputs, registry)
+    return {
+        "kind": costs.kind,
+        "weight": penalty.weight,
+        "selected": costs.selected(candidate),
+        "network_flops": forward_flops(model.module, sample),
+        "expected_uniform": costs.uniform_expected(),
+        "expected_after_training": expected_after_training,
+        "reference": penalty.reference,
+        "measure_seconds": costs.seconds,
+        "operations": costs.to_dict(),
     }
 
 
@@ -516,6 +590,8 @@ class DartsStrategy(Strategy):
                 return None
             if self.context.report is not None:
                 self.context.report("alphas", self.result["alphas"])
+                if "cost" in self.result:
+                    self.context.report("cost", self.result["cost"])
                 if self.method == "perturbation":
                     self.context.report("perturbation_scores", self.result["scores"])
                 self.context.report("supernet", {"status": "complete", **self.result["supernet"]})
