@@ -342,7 +342,9 @@ def parallel_figure(study: Study, table: DecisionTable, ranked: Sequence[Importa
     axes.set_ylim(-0.06, 1.06)
     for side in ("left", "right", "top"):
         axes.spines[side].set_visible(False)
-    figure.colorbar(ScalarMappable(normal, colourmap), ax=axes, label=score_label(study, table.trials))
+    colourbar = figure.colorbar(ScalarMappable(normal, colourmap), ax=axes, label=score_label(study, table.trials))
+    if colourbar.solids is not None:  # vectors, not the embedded bitmap matplotlib makes of a long colour bar
+        colourbar.solids.set_rasterized(False)
     axes.set_title(f"parallel coordinates ({len(table.trials)} complete trials)")
     if best is not None and any(trial.number == best.number for trial in table.trials):
         axes.legend(loc="upper left", bbox_to_anchor=(0.0, -0.28), fontsize="small", frameon=False)
