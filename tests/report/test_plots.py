@@ -96,6 +96,13 @@ def test_each_kind_writes_a_png(wine, tmp_path, kind):
     assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
 
 
+def test_the_command_offers_every_kind_the_plot_module_draws():
+    from automl.cli.plot_command import KINDS
+
+    (option,) = [parameter for parameter in cli.commands["plot"].params if parameter.name == "kind"]
+    assert tuple(option.type.choices) == KINDS and option.default == "scores"
+
+
 def test_the_default_output_is_named_after_the_kind(wine, tmp_path):
     copy = tmp_path / "copy.db"
     copy.write_bytes(wine.read_bytes())
@@ -119,6 +126,21 @@ def test_the_decision_that_decides_the_score_ranks_first(decided):
     by_name = {item.name: item for item in ranked}
     assert by_name["decisive"].mean > 0.5
     assert by_name["decisive"].mean > 5 * max(by_name["noise"].mean, by_name["width"].mean)
+
+
+def test_a_big_study_is_read_as_its_best_and_a_fixed_sample(decided):
+    study = opened(decided)
+    try:
+        table = decision_plots.decision_table(study, None, limit=9)
+        again = decision_plots.decision_table(study, None, limit=9)
+        complete = sorted(study.completed(), key=lambda trial: -trial.score)
+    finally:
+        study.close()
+    numbers = [trial.number for trial in table.trials]
+    assert len(numbers) == 9 and numbers == sorted(numbers) == [trial.number for trial in again.trials]
+    assert {trial.number for trial in complete[:3]} <= set(numbers)  # the best third is always kept
+    assert table.describe() == "9 of 23 complete trials (3 best + 6 sampled)"
+    assert all(len(column.values) == 9 for column in table.columns)
 
 
 def test_importance_is_the_same_for_the_same_study(decided):
