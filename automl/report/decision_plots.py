@@ -6,7 +6,8 @@ under a ``Repeat`` or an ``Optional`` that some candidates never reached is left
 out and named, since "not reached" is not a value), and for the importance two
 derived columns computed for every trial: depth (the op modules of the replayed
 architecture, or the number of decisions when the space cannot be loaded) and
-the parameters the search measured. What the space says about a decision (a
+the parameters the search measured (and the budget, when trials trained at
+different budgets). What the space says about a decision (a
 choice's values in order, a log-scaled range) is read from the space file when
 the study's file is still there and unchanged (:mod:`automl.report.study_space`);
 without it the values speak for themselves (numbers as numbers, anything else
@@ -148,6 +149,22 @@ def trial_parameters(trial: Trial) -> float | None:
     return None
 
 
+def trial_budgets(study: Study, trials: Sequence[Trial]) -> list[float] | None:
+    """Each trial's budget when the complete trials trained at different ones (a multi-fidelity study), else None.
+
+    A trial's score depends on how long it trained as much as on its
+    decisions, so the budget is a column of its own: without it a decision that
+    only the longer-trained trials had would look important.
+    """
+    from automl.cli.show_command import budget_of, study_config
+
+    config = study_config(study)
+    budgets = [budget_of(trial, config) for trial in trials]
+    if any(budget is None for budget in budgets) or len(set(budgets)) < 2:
+        return None
+    return [float(budget) for budget in budgets]
+
+
 def depth_column(trials: Sequence[Trial], space: Any) -> Column:
     """The op modules of each replayed architecture; the number of decisions when the space does not replay them."""
     from automl.space import SpaceError
@@ -185,6 +202,9 @@ def decision_table(study: Study, space: Any = None, limit: int | None = MAX_ROWS
     parameters = [trial_parameters(trial) for trial in trials]
     if all(value is not None for value in parameters):
         columns.append(Column("parameters", parameters, log=True, derived=True))
+    budgets = trial_budgets(study, trials)
+    if budgets is not None:
+        columns.append(Column("budget", budgets, derived=True))
     left_out = [path for path in seen if path not in common]
     return DecisionTable(trials, scores, columns, left_out, total if len(trials) < total else None)
 
@@ -367,8 +387,8 @@ def parallel_figure(study: Study, table: DecisionTable, ranked: Sequence[Importa
             style = {"color": colourmap(normal(table.scores[row])), "linewidth": 1.0, "alpha": 0.7}
         (line,) = axes.plot(places, line_heights, **style)
         line.set_gid(f"trial-{trial.number}")
-    for place, axis_ticks in zip(places, ticks, strict=True):
-        axes.axvline(place, color="0.35", linewidth=0.8, zorder=1)
+    for place, axis_ticks, column in zip(places, ticks, columns, strict=True):
+        axes.axvline(place, color="0.35", linewidth=0.8, zorder=1).set_gid(f"axis-{column.name}")
         for height, label in axis_ticks:
             axes.text(place + 0.04, height, label, fontsize=7, va="center", ha="left", color="0.2", zorder=6)
     axes.set_xticks(places, [column.name for column in columns], rotation=20, ha="right", fontsize="small")

@@ -143,6 +143,24 @@ def test_a_big_study_is_read_as_its_best_and_a_fixed_sample(decided):
     assert all(len(column.values) == 9 for column in table.columns)
 
 
+def test_a_multi_fidelity_study_has_the_budget_as_a_column(tmp_path):
+    """Scores that rise with the budget alone: the budget ranks first, not a decision the longer trials had."""
+    path = tmp_path / "hyperband.db"
+    automl.search(
+        synthetic, objective=lambda candidate, budget: budget / 9, trials=30, strategy="random",
+        multi_fidelity="hyperband", max_budget=9, seed=0, study=path,
+    ).close()  # fmt: skip
+    study = Study.open(path)
+    try:
+        table = decision_plots.decision_table(study, None)
+        budgets = [trial.budget for trial in table.trials]
+    finally:
+        study.close()
+    column = next(column for column in table.columns if column.name == "budget")
+    assert column.values == budgets and len(set(budgets)) > 1
+    assert decision_plots.decision_importance(table)[0].name == "budget"
+
+
 def test_importance_is_the_same_for_the_same_study(decided):
     study = opened(decided)
     try:
@@ -201,8 +219,11 @@ def test_parallel_coordinates_have_one_line_per_complete_trial(wine):
     finally:
         study.close()
     axes = figure.axes[0]
-    lines = {line.get_gid(): line for line in axes.get_lines() if (line.get_gid() or "").startswith("trial-")}
-    assert sorted(lines) == sorted(f"trial-{number}" for number in complete)
+    drawn = [line for line in axes.get_lines() if (line.get_gid() or "").startswith("trial-")]
+    assert sorted(line.get_gid() for line in drawn) == sorted(f"trial-{number}" for number in complete)
+    others = [line.get_gid() for line in axes.get_lines() if line not in drawn]
+    assert others == [f"axis-{label.get_text()}" for label in axes.get_xticklabels()]  # the best: no extra line
+    lines = {line.get_gid(): line for line in drawn}
     assert lines[f"trial-{best}"].get_linewidth() > max(
         line.get_linewidth() for gid, line in lines.items() if gid != f"trial-{best}"
     )
