@@ -339,6 +339,9 @@ def axis_positions(column: Column) -> tuple[list[float], list[tuple[float, str]]
     if width == 0:
         return [0.5] * len(values), [(0.5, format_value(low))]
     heights = [(scale(value) - bottom) / width for value in values]
+    integers = all(isinstance(value, int) for value in column.values) and float(low).is_integer()
+    if integers and not log and high - low <= 12:  # a small integer range: a tick at each of its values
+        return heights, [((number - low) / width, str(number)) for number in range(int(low), int(high) + 1)]
     ticks = [(index / 4, format_value(10 ** (bottom + width * index / 4) if log else bottom + width * index / 4))
              for index in range(5)]  # fmt: skip
     return heights, ticks
@@ -357,8 +360,8 @@ def parallel_figure(study: Study, table: DecisionTable, ranked: Sequence[Importa
     Each axis is scaled on its own: a categorical decision's values evenly from
     bottom to top in the space's order, labelled; a numeric one from its range's
     low to high, on a log scale when the hyperparameter is log-scaled. The best
-    trial's line is drawn on top, black and thick. The note says which axes were
-    left out.
+    trial's line is drawn on top, black and thick. The note (returned, and
+    written under the plot) says which decisions were left out.
     """
     import matplotlib
     from matplotlib.cm import ScalarMappable
@@ -403,7 +406,17 @@ def parallel_figure(study: Study, table: DecisionTable, ranked: Sequence[Importa
     axes.set_title(f"parallel coordinates ({table.describe()})")
     if best is not None and any(trial.number == best.number for trial in table.trials):
         axes.legend(loc="upper left", bbox_to_anchor=(0.0, -0.28), fontsize="small", frameon=False)
-    figure.tight_layout()
+    if note:  # what was left out, under the plot, so the PNG says it as the page's caption does
+        import textwrap
+
+        width, height = figure.get_size_inches()
+        wrapped = textwrap.fill(note[0].upper() + note[1:] + ".", width=int(width * 15))
+        extra = 0.16 * (wrapped.count("\n") + 1) + 0.1
+        figure.set_size_inches(width, height + extra)
+        figure.text(0.01, 0.01, wrapped, fontsize=7, va="bottom", ha="left", color="0.3").set_gid("left-out")
+        figure.tight_layout(rect=(0.0, extra / (height + extra), 1.0, 1.0))
+    else:
+        figure.tight_layout()
     return figure, note
 
 

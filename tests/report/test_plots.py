@@ -231,6 +231,12 @@ def test_parallel_coordinates_have_one_line_per_complete_trial(wine):
     order = [item.name for item in ranked if not item.derived]
     assert [label.get_text() for label in axes.get_xticklabels()] == order
     assert "repeat.1.linear.units" in note and "not every complete trial has" in note
+    times = next(column for column in table.columns if column.name == "repeat.times")  # s.Int(1, 4)
+    heights, ticks = decision_plots.axis_positions(times)
+    assert ticks == [(0.0, "1"), (1 / 3, "2"), (2 / 3, "3"), (1.0, "4")]
+    assert heights == pytest.approx([(value - 1) / 3 for value in times.values])
+    (written,) = [text for text in figure.texts if text.get_gid() == "left-out"]  # the PNG says it too
+    assert "not every complete trial has" in written.get_text()
     assert len(figure.axes) == 2  # the plot and its colour bar
 
 
