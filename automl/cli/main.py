@@ -367,7 +367,16 @@ def compare_command(arguments: tuple[str, ...]) -> None:
 
 @cli.command("plot")
 @click.argument("study", type=click.Path(path_type=Path))
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png].")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png; STUDY.KIND.png].")
+@click.option(
+    "--kind",
+    type=click.Choice(["scores", "time", "importance", "parallel", "architecture"]),  # plot_command.KINDS
+    default="scores",
+    show_default=True,
+    help="scores: score per trial and learning curves; time: best so far against wall-clock time; "
+    "importance: random-forest decision importance; parallel: parallel coordinates over the decisions; "
+    "architecture: the best trial's architecture as a graph.",
+)
 @click.option(
     "--pareto",
     "pareto_cost",
@@ -376,9 +385,11 @@ def compare_command(arguments: tuple[str, ...]) -> None:
     flag_value="",
     help="The front highlighted: score against one measured cost, or alone a two-objective study's objectives.",
 )
-def plot_command(study: Path, output: Path | None, pareto_cost: str | None) -> None:
-    """Plot every trial's score and the best so far to a PNG."""
+def plot_command(study: Path, output: Path | None, kind: str, pareto_cost: str | None) -> None:
+    """Plot a study to a PNG: every trial's score and the best so far, or another --kind."""
     if pareto_cost is not None:
+        if kind != "scores":
+            raise UsageProblem(f"--pareto draws its own plot; give it without --kind {kind}")
         from automl.cli.pareto_command import plot_pareto
 
         written = plot_pareto(study, pareto_cost, output or study.with_suffix(".pareto.png"))
@@ -386,7 +397,7 @@ def plot_command(study: Path, output: Path | None, pareto_cost: str | None) -> N
         return
     from automl.cli.plot_command import plot
 
-    written = plot(study, output or study.with_suffix(".png"))
+    written = plot(study, output, kind)
     click.echo(f"wrote {written}")
 
 

@@ -170,3 +170,154 @@ def objectives_figure(study: Study, trials: list[Trial]) -> Figure | None:
     axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def time_unit(span: float) -> tuple[float, str]:
+    """Seconds per unit and its name for an axis that spans ``span`` seconds."""
+    if span > 2 * 3600:
+        return 3600.0, "hours"
+    if span > 120:
+        return 60.0, "minutes"
+    return 1.0, "seconds"
+
+
+def time_figure(study: Study, trials: list[Trial]) -> Figure | None:
+    """Each trial's score at the time it finished and the best so far, against wall-clock time since the start.
+
+    Time is counted from the first trial's start, so a search that ran trials
+    side by side, or waited on a cluster, shows it. The best so far is the
+    incumbent as the engine picks it (the best complete trial at the highest
+    budget reached). Trials that finished without a score (failed, infeasible)
+    are ticks along the bottom edge, not drawn as scores. None when no trial finished.
+    """
+    from matplotlib.figure import Figure
+
+    from automl.engine.study import incumbent_order
+
+    finished = sorted((trial for trial in trials if trial.finished is not None and trial.status.finished),
+                      key=lambda trial: (trial.finished, trial.number))  # fmt: skip
+    if not finished:
+        return None
+    start = min((trial.started for trial in trials if trial.started), default=0.0)
+    per_unit, unit = time_unit(max(trial.finished for trial in finished) - start)
+
+    def when(trial: Trial) -> float:
+        return (trial.finished - start) / per_unit
+
+    figure = Figure(figsize=(8, 4.2))
+    axes = figure.add_subplot()
+    scored = [trial for trial in finished if trial.score is not None]
+    for group, style in (
+        ([trial for trial in scored if trial.status is not TrialStatus.PRUNED], {"label": "trial"}),
+        ([trial for trial in scored if trial.status is TrialStatus.PRUNED],
+         {"label": "pruned (lower budget)", "marker": "x", "color": "tab:orange"}),
+    ):  # fmt: skip
+        if group:
+            axes.scatter([when(trial) for trial in group], [study.objective_value(trial) for trial in group],
+                         s=14, alpha=0.6, **style)  # fmt: skip
+    times, values, incumbent = [], [], None
+    for trial in scored:
+        if trial.status is TrialStatus.COMPLETE and (
+            incumbent is None or incumbent_order(trial) > incumbent_order(incumbent)
+        ):
+            incumbent = trial
+        if incumbent is not None:
+            times.append(when(trial))
+            values.append(study.objective_value(incumbent))
+    if times:
+        (line,) = axes.step(times, values, where="post", color="black", label="best so far")
+        line.set_gid("best-so-far")
+    failed = [when(trial) for trial in finished if trial.score is None]
+    if failed:
+        axes.plot(
+            failed, [0.0] * len(failed), linestyle="none", marker="|", markersize=12, color="red",
+            transform=axes.get_xaxis_transform(), label=f"failed or infeasible ({len(failed)})",
+        )  # fmt: skip
+    axes.set_xlabel(f"wall-clock time since the search started ({unit})")
+    axes.set_ylabel(score_axis_label(trials))
+    axes.set_title("best so far against time")
+    axes.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def score_axis_label(trials: list[Trial]) -> str:
+    metric = next((trial.metrics.get("metric") for trial in trials if trial.metrics.get("metric")), "score")
+    return f"validation {metric}"
+
+
+def node_label(node: str, attributes: dict) -> str:
+    """An op's kind over its key options (at most three, values shortened); an input's name."""
+    from automl.space import OUTPUTS
+
+    if attributes.get("kind") == "input":
+        return f"input {node}"
+    options = []
+    for name, value in (attributes.get("hyperparameters") or {}).items():
+        if value is None:
+            continue
+        text = "outputs" if value is OUTPUTS else f"{value:.3g}" if isinstance(value, float) else str(value)
+        options.append(f"{name}={text if len(text) <= 16 else text[:15] + '…'}")
+    return "\n".join([str(attributes.get("kind", "?")), *options[:3]])
+
+
+def architecture_graph(study: Study, space: object = None) -> tuple[Trial, object]:
+    """The best trial and its architecture's networkx DAG (its candidate replayed in the study's space)."""
+    from automl.report.study_space import PlotUnavailable, study_space
+    from automl.space import SpaceError
+
+    best = study.best_trial
+    if best is None:
+        raise PlotUnavailable("no trial completed: there is no best architecture to draw")
+    space = study_space(study) if space is None else space
+    try:
+        return best, space.replay(best.candidate).to_networkx()
+    except SpaceError as error:
+        raise PlotUnavailable(f"trial {best.number}'s decisions do not replay in the space: {error}") from None
+
+
+def architecture_figure(study: Study, space: object = None) -> Figure:
+    """The best trial's architecture, laid out left to right by topological generation (no graphviz).
+
+    A node's column is its generation (``networkx.topological_generations``:
+    every node sits right of all its inputs), the nodes of one generation are
+    stacked, and each is a box (gid ``node-<path>``) coloured by op kind and
+    labelled with its kind and key options; the outputs have a thick border.
+    Raises :class:`~automl.report.study_space.PlotUnavailable` when the space
+    cannot be loaded or there is no best trial.
+    """
+    import networkx as nx
+    from matplotlib.figure import Figure
+
+    best, graph = architecture_graph(study, space)
+    generations = [sorted(nodes, key=str) for nodes in nx.topological_generations(graph)]
+    positions = {
+        node: (float(column), (len(nodes) - 1) / 2 - row)
+        for column, nodes in enumerate(generations)
+        for row, node in enumerate(nodes)
+    }
+    tallest = max((len(nodes) for nodes in generations), default=1)
+    figure = Figure(figsize=(min(60.0, max(6.0, 1.7 * len(generations) + 1)), max(3.0, 1.1 * tallest + 1.6)))
+    axes = figure.add_subplot()
+    nx.draw_networkx_edges(graph, positions, ax=axes, arrows=True, arrowstyle="-|>", edge_color="0.45",
+                           node_size=2400, width=1.0)  # fmt: skip
+    kinds = sorted({str(attributes.get("kind")) for _, attributes in graph.nodes(data=True)})
+    palette = {kind: f"C{index % 10}" for index, kind in enumerate(kinds)}
+    outputs = set(graph.graph.get("outputs") or [])
+    for node, attributes in graph.nodes(data=True):
+        x, y = positions[node]
+        text = axes.text(
+            x, y, node_label(node, attributes), ha="center", va="center", fontsize=7, zorder=3,
+            bbox={"boxstyle": "round,pad=0.35", "facecolor": palette[str(attributes.get("kind"))], "alpha": 0.35,
+                  "edgecolor": "black", "linewidth": 2.0 if node in outputs else 0.6},
+        )  # fmt: skip
+        text.set_gid(f"node-{node}")
+    axes.set_xlim(-0.7, max(len(generations) - 1, 0) + 0.7)
+    axes.set_ylim(-(tallest - 1) / 2 - 0.7, (tallest - 1) / 2 + 0.7)
+    axes.set_axis_off()
+    axes.set_title(
+        f"best architecture: trial {best.number} ({graph.number_of_nodes()} nodes, "
+        f"{len(generations)} generations, inputs left, outputs right)"
+    )
+    figure.tight_layout()
+    return figure

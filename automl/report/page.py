@@ -227,12 +227,25 @@ class StudyReport:
         )
 
     def plots_section(self) -> str:
-        from automl.report.figures import costs_figure, curves_figure, objectives_figure, scores_figure, svg_of
+        from automl.report.figures import (
+            costs_figure,
+            curves_figure,
+            objectives_figure,
+            scores_figure,
+            svg_of,
+            time_figure,
+        )
 
         if not any(trial.score is not None for trial in self.trials):
             return '<h2>Plots</h2><p class="note">No trial has a score yet: there is nothing to plot.</p>'
         plots = [
             ("scores", scores_figure(self.study, self.trials), "Every trial's score and the best so far."),
+            (
+                "time",
+                time_figure(self.study, self.trials),
+                "The best so far against wall-clock time since the search started; failed trials are ticks "
+                "along the bottom.",
+            ),
             ("curves", curves_figure(self.study, self.trials), "Learning curves: score against epoch per candidate."),
             (
                 "costs",
@@ -244,14 +257,66 @@ class StudyReport:
                 objectives_figure(self.study, self.trials),
                 "The trials on the study's two objectives, with their Pareto front.",
             ),
+            *self.decision_plots(),
         ]
         parts = ["<h2>Plots</h2>"]
         for name, figure, caption in plots:
             if figure is None:
                 continue
+            if isinstance(figure, str):  # a plot the study cannot give: the line that says why
+                parts.append(f'<p class="note" id="plot-{name}-note">{escape(caption)}: {escape(figure)}</p>')
+                continue
             svg, text = svg_of(figure, name), escape(caption)
             parts.append(f'<figure id="plot-{name}" class="plot">{svg}<figcaption>{text}</figcaption></figure>')
         return "".join(parts)
+
+    def decision_plots(self) -> list[tuple[str, Any, str]]:
+        """Importance, parallel coordinates and the best architecture: a figure, or the reason there is none."""
+        from automl.report import decision_plots
+        from automl.report.figures import architecture_figure
+        from automl.report.study_space import PlotUnavailable, study_space
+
+        try:
+            space, space_problem = study_space(self.study), None
+        except PlotUnavailable as error:
+            space, space_problem = None, str(error)
+        plots: list[tuple[str, Any, str]] = []
+        try:
+            table = decision_plots.decision_table(self.study, space)
+        except PlotUnavailable as error:
+            table, ranked = None, None
+            plots.append(("importance", str(error), "No decision importance"))
+        if table is not None:
+            try:
+                ranked = decision_plots.decision_importance(table)
+                plots.append(
+                    (
+                        "importance",
+                        decision_plots.importance_figure(self.study, table, ranked),
+                        "Decision importance: the permutation importance of each decision (and of depth and "
+                        "parameters) in a random forest fitted to the validation scores of the complete trials.",
+                    )
+                )
+            except PlotUnavailable as error:
+                ranked = None
+                plots.append(("importance", str(error), "No decision importance"))
+            try:
+                figure, note = decision_plots.parallel_figure(self.study, table, ranked)
+                caption = "Parallel coordinates: one line per complete trial, coloured by score, the best in black."
+                plots.append(("parallel", figure, caption + (f" {note[0].upper()}{note[1:]}." if note else "")))
+            except PlotUnavailable as error:
+                plots.append(("parallel", str(error), "No parallel coordinates"))
+        if self.best is not None:
+            if space is None:
+                plots.append(("architecture", space_problem, "The best architecture is not drawn"))
+            else:
+                try:
+                    figure = architecture_figure(self.study, space)
+                    caption = f"The best trial's architecture (trial {self.best.number}), inputs left, outputs right."
+                    plots.append(("architecture", figure, caption))
+                except PlotUnavailable as error:
+                    plots.append(("architecture", str(error), "The best architecture is not drawn"))
+        return plots
 
     def trials_section(self) -> str:
         costs = [name for name in COST_COLUMNS if any(name in self.costs_of(trial) for trial in self.trials)]

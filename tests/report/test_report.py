@@ -176,7 +176,7 @@ def test_bad_input_is_one_line_and_exit_status_2(trained, tmp_path, arguments, e
 
 
 def test_the_page_renders_in_a_real_browser(trained, tmp_path):
-    """Chromium opens the file: the title, the best score and three non-empty plots, no console error, no fetch."""
+    """Chromium opens the file: the title, the best score and six non-empty plots, no console error, no fetch."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -199,8 +199,9 @@ def test_the_page_renders_in_a_real_browser(trained, tmp_path):
             assert page.title() == "automl report: tabular / tpe (wine<b>&c.db)"
             assert page.locator("#best-score").inner_text() == best_score
             plots = page.locator("figure.plot svg")
-            assert plots.count() == 3
-            for index in range(3):
+            # scores, time, curves, costs, parallel coordinates, architecture (two complete trials: no importance)
+            assert plots.count() == 6
+            for index in range(6):
                 box = plots.nth(index).bounding_box()
                 assert box is not None and box["width"] > 200 and box["height"] > 100
                 assert plots.nth(index).locator("path").count() > 10  # axes, ticks and marks were drawn
