@@ -133,7 +133,8 @@ def _outputs(module: nn.Module, features: np.ndarray, classification: bool) -> n
     return torch.cat(batches).double().numpy()
 
 
-def _truth(split: Any, splits: Any) -> np.ndarray:
+def truth_of(split: Any, splits: Any) -> np.ndarray:
+    """A split's classes, or its regression targets standardised as the members were trained on them."""
     _, target = as_tensors(split, splits.task, torch.device("cpu"), target_scaling(splits))
     return target.numpy()
 
@@ -190,7 +191,7 @@ def ensemble_members(
     splits = evaluator.splits
     classification = splits.task == "classification"
     order = evaluator.feature_order
-    validation_truth = _truth(splits.validation, splits)
+    validation_truth = truth_of(splits.validation, splits)
     members = []
     for trial in trials:
         if on_member is not None:
@@ -225,7 +226,7 @@ def export_ensemble(
     members = ensemble_members(study, evaluator, trials, on_member)
     splits = evaluator.splits
     task = splits.task
-    validation_truth, test_truth = _truth(splits.validation, splits), _truth(splits.test, splits)
+    validation_truth, test_truth = truth_of(splits.validation, splits), truth_of(splits.test, splits)
     selection = select_ensemble([member.validation for member in members], validation_truth, task, rounds=rounds)
     test_predictions = selection.average([member.test for member in members])
     best = members[selection.best_member]

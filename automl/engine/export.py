@@ -2,7 +2,9 @@
 
 The program (``model.pt2``) loads with ``torch.export.load(path).module()``
 and needs neither the space file nor automl. When the study kept no weights for
-the trial, it is retrained with its own seed, which reproduces it.
+the trial, it is retrained with its own seed, which reproduces it. The helpers
+(:func:`trained_model`, :func:`describe`, :func:`save_program`) serve the
+ensemble export too (:mod:`automl.engine.ensemble_export`).
 """
 
 from __future__ import annotations

@@ -148,3 +148,61 @@ def test_a_custom_objective_study_is_refused(tmp_path):
     study = tmp_path / "objective.db"
     automl.search(str(ROOT / "search_spaces/mlp.py"), objective=lambda candidate: 1.0, trials=3, study=study)
     assert_one_line_error(run("export", study, "--ensemble", "2", "-o", tmp_path / "out"), "custom objective")
+
+
+def test_a_regression_ensemble_averages_the_members_predictions(tmp_path):
+    from automl.engine.export import evaluator_of
+    from automl.engine.study import Study
+
+    study_path = tmp_path / "regression.db"
+    arguments = ["--data", "synthetic-regression", "--trials", "3", "--epochs", "2", "--strategy", "random"]
+    assert run("search", "search_spaces/mlp.py", *arguments, "--study", study_path, "-q").returncode == 0
+    result = run("export", study_path, "--ensemble", "2", "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "validation R²: ensemble" in result.stdout
+    document = json.loads((tmp_path / "out" / "ensemble.json").read_text())
+    assert document["validation_score"] >= document["best_member_validation_score"]
+    study = Study.open(study_path)
+    evaluator = evaluator_of(study)
+    features = torch.as_tensor(evaluator.splits.test.features, dtype=torch.float32)
+    expected = torch.zeros(len(features), dtype=torch.float64)
+    for member in document["members"]:
+        trial = study.storage.trial(member["trial"])
+        module = evaluator.build(trial.candidate, trial.budget).compiled.module
+        module.load_state_dict(torch.load(tmp_path / "out" / member["folder"] / "state_dict.pt", weights_only=True))
+        module.eval()
+        with torch.no_grad():
+            expected += member["weight"] * module(features).reshape(-1).double()
+    study.close()
+    produced = torch.export.load(str(tmp_path / "out" / "model.pt2")).module()(features)
+    assert torch.allclose(produced.reshape(-1).double(), expected, atol=1e-5)
+    low, high = document["test_interval"]
+    assert low <= document["test_score"] <= high
+
+
+def test_members_trained_on_their_top_features_read_them_from_the_full_feature_vector(tmp_path):
+    from automl.engine.export import evaluator_of
+    from automl.engine.study import Study
+
+    study_path = tmp_path / "kept.db"
+    arguments = ["--data", "wine", "--trials", "3", "--epochs", "2", "--rank-features", "mi", "--keep", "5"]
+    result = run("search", "search_spaces/mlp.py", *arguments, "--study", study_path, "-q")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert run("export", study_path, "--ensemble", "3", "-o", tmp_path / "out").returncode == 0
+    document = json.loads((tmp_path / "out" / "ensemble.json").read_text())
+    study = Study.open(study_path)
+    evaluator = evaluator_of(study)
+    assert all(member["columns"] == evaluator.feature_order[:5] for member in document["members"])
+    features = torch.as_tensor(evaluator.splits.test.features, dtype=torch.float32)
+    assert features.shape[1] == 13
+    expected = torch.zeros((len(features), 3), dtype=torch.float64)
+    for member in document["members"]:
+        trial = study.storage.trial(member["trial"])
+        module = evaluator.build(trial.candidate, trial.budget).compiled.module
+        module.load_state_dict(torch.load(tmp_path / "out" / member["folder"] / "state_dict.pt", weights_only=True))
+        module.eval()
+        with torch.no_grad():
+            expected += member["weight"] * torch.softmax(module(features[:, member["columns"]]), dim=1).double()
+    study.close()
+    produced = torch.export.load(str(tmp_path / "out" / "model.pt2")).module()(features)
+    assert torch.allclose(produced.double(), expected, atol=1e-5)
