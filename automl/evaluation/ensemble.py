@@ -21,10 +21,13 @@ validation score from falling as later rounds overfit (section 2.1 and
 figure 2 of the paper). The score is computed on the same validation rows the
 selection looked at, so it is optimistic; a test split gives the honest number.
 
-Classification averages predicted class probabilities and scores accuracy
-(ties in accuracy, common on small validation sets, go to the lower
-cross-entropy, then to the earlier model); regression averages the predictions
-and scores R². Only numpy: the predictions are computed elsewhere.
+Classification averages predicted class probabilities and scores accuracy;
+regression averages the predictions and scores R². The starting model is the
+first of those with the best score: callers list the models best first, so
+among equals it is the one the search chose, and "better than the best single
+model" compares with that model. Among additions, ties in accuracy (common on
+small validation sets) go to the lower cross-entropy, then to the earlier
+model. Only numpy: the predictions are computed elsewhere.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class EnsembleSelection:
     score: float  # the validation score of the weighted average
     member_scores: np.ndarray  # the validation score of each model alone
     history: tuple[float, ...]  # the score after each pick (the first is the best single model's)
-    best_member: int  # the best single model, what the selection started from (ties: lower cross-entropy, earlier)
+    best_member: int  # the first model with the best score alone: what the selection started from
 
     @property
     def best_member_score(self) -> float:
@@ -135,7 +138,7 @@ def select_ensemble(
 
     models = len(stacked)
     member_keys = [key(stacked[index]) for index in range(models)]
-    first = max(range(models), key=lambda index: (member_keys[index], -index))
+    first = max(range(models), key=lambda index: (member_keys[index][0], -index))
     counts = np.zeros(models, dtype=int)
     counts[first] = 1
     total = stacked[first].copy()

@@ -88,6 +88,19 @@ def test_with_replacement_a_strong_model_gets_more_weight():
     assert selection.counts[0] > selection.counts[1] >= 1
 
 
+def test_among_equally_good_models_it_starts_from_the_first_given():
+    """Models come best first (the search's order): with equal accuracy the search's choice is the baseline, even
+    when a later one is more confident, and a mix that is as accurate but less wrong in probability is kept."""
+    truth = np.array([0, 1, 1])
+    chosen = np.array([[0.6, 0.4], [0.4, 0.6], [0.45, 0.55]])
+    confident = np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8]])
+    selection = select_ensemble([chosen, confident], truth, "classification", rounds=5)
+    assert selection.best_member == 0
+    assert selection.member_scores.tolist() == [1.0, 1.0]
+    assert selection.score == 1.0
+    assert selection.counts[1] >= 1  # as accurate, lower cross-entropy
+
+
 def test_patience_stops_early_and_keeps_the_best_prefix():
     truth = np.array([0, 1])
     only = np.array([[0.8, 0.2], [0.3, 0.7]])
