@@ -178,6 +178,13 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "search_spaces/cnn.py",
         "benchmarks/multi_fidelity_training.py",
     ),
+    "ensemble": (
+        "automl/evaluation/ensemble.py",
+        "automl/engine/ensemble_export.py",
+        "automl/engine/export.py",
+        "search_spaces/mlp.py",
+        "benchmarks/ensemble.py",
+    ),
 }
 
 

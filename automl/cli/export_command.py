@@ -1,11 +1,13 @@
-"""``automl export``: a trained candidate as files that load without the space file."""
+"""``automl export``: a trained candidate, or an ensemble of the best ones, as files that need no space file."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from automl.cli.errors import UsageProblem
 from automl.engine.export import export_trial
 from automl.engine.study import Study
 
@@ -17,3 +19,62 @@ def export(path: Path, trial_number: int | None, output: Path) -> None:
     for name, file in written.items():
         console.print(f"{name:>12}: {file}")
     console.print(f"load it with: torch.export.load('{written['program']}').module()")
+
+
+def export_ensemble_command(path: Path, size: int, trial_number: int | None, output: Path) -> None:
+    """``--ensemble K``: select, write and score an ensemble of the study's K best trials (the study is only read)."""
+    from automl.engine.ensemble_export import export_ensemble
+
+    if trial_number is not None:
+        raise UsageProblem("--trial and --ensemble exclude each other: --ensemble K takes the K best trials")
+    if size < 2:
+        raise UsageProblem(f"--ensemble needs 2 or more members, got {size}; e.g. --ensemble 5")
+    import click
+
+    echo = click.echo  # plain lines: rich would wrap them at the terminal's width
+    study = Study.open(path)
+    try:
+
+        def on_member(trial: Any, retrained: bool) -> None:
+            how = f"retraining from its seed {trial.seed} (no stored weights)" if retrained else "stored weights"
+            echo(f"member trial {trial.number}: {how}")
+
+        result = export_ensemble(study, size, output, on_member=on_member)
+    finally:
+        study.close()
+    metric, selection = result.metric, result.selection
+    echo(
+        f"ensemble of the {size} best complete full-budget trials: greedy selection with replacement "
+        f"(Caruana et al. 2004) on the {result.validation_rows} validation rows, starting from the best single "
+        f"member, {len(selection.history) - 1} more picks; the weights are those of the best-scoring prefix"
+    )
+    echo(f"  {'trial':>5}  {'weight':>7}  {'picks':>5}  {'validation ' + metric:>20}  weights")
+    for member, weight, count in zip(result.members, selection.weights, selection.counts, strict=True):
+        source = "retrained from its seed" if member.retrained else "stored"
+        echo(f"  {member.trial.number:>5}  {weight:>7.4f}  {int(count):>5}  {member.validation_score:>20.4f}  {source}")
+        stored = member.trial.score
+        if stored is not None and abs(stored - member.validation_score) > 1e-6:
+            echo(f"         trial {member.trial.number}'s stored validation score is {stored:.4f}")
+    best = result.best_member
+    echo(
+        f"validation {metric}: ensemble {selection.score:.4f}, best single member (trial {best.trial.number}) "
+        f"{selection.best_member_score:.4f} (the selection chose on these rows, so both are optimistic)"
+    )
+    echo(
+        f"test {metric} over {result.test_rows} test rows: ensemble {_with_interval(result.test_score, result.test)}; "
+        f"best single member {_with_interval(result.best_member_test_score, result.best_member_test)}"
+    )
+    for name, file in result.written.items():
+        if "trial" not in name:
+            echo(f"{name:>12}: {file}")
+    echo(f"     members: {output}/trial-N/state_dict.pt and architecture.json")
+    output_kind = "class probabilities" if result.task == "classification" else "predictions"
+    echo(
+        f"load it with: torch.export.load('{result.written['program']}').module()(x) gives the ensemble's {output_kind}"
+    )
+
+
+def _with_interval(score: float, interval: Any) -> str:
+    if interval is None:
+        return f"{score:.4f} (too few test rows for an interval)"
+    return f"{score:.4f}, 95% bootstrap interval [{interval.low:.4f}, {interval.high:.4f}]"

@@ -420,12 +420,21 @@ def report_command(study: Path, output: Path | None, interval: bool) -> None:
 @cli.command("export")
 @click.argument("study", type=click.Path(path_type=Path))
 @click.option("--trial", type=int, help="Trial number [the best].")
+@click.option(
+    "--ensemble",
+    "ensemble",
+    type=int,
+    help="Export an ensemble of the K best full-budget trials, chosen by greedy selection on validation.",
+)
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Directory to write to.")
-def export_command(study: Path, trial: int | None, output: Path) -> None:
+def export_command(study: Path, trial: int | None, ensemble: int | None, output: Path) -> None:
     """Export a trained model: state_dict, architecture JSON and a torch.export program."""
-    from automl.cli.export_command import export
+    from automl.cli.export_command import export, export_ensemble_command
 
-    export(study, trial, output)
+    if ensemble is None:
+        export(study, trial, output)
+    else:
+        export_ensemble_command(study, ensemble, trial, output)
 
 
 def _add_rank_command() -> None:
