@@ -124,6 +124,7 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "automl/nn/supernet.py",
         "automl/nn/mixed_ops.py",
         "automl/strategies/darts.py",
+        "automl/nn/operation_costs.py",
         "search_spaces/darts_cell.py",
         "benchmarks/darts_pt.py",
         "benchmarks/hand_darts.py",

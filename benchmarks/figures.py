@@ -342,7 +342,35 @@ def multi_objective() -> str:
     return "\n".join(lines)
 
 
+def ensemble() -> str:
+    result = _result("ensemble")
+    first = result["data_sets"][0]
+    lines = [
+        f"Measured (`python benchmarks/ensemble.py`, which wrote `benchmarks/results/ensemble.json`: one "
+        f"{result['strategy']} search of `{result['space']}` per data set, {first['trials']} trials of "
+        f"{first['epochs']} epochs, seed {result['seed']}; test accuracy with its 95% bootstrap interval, McNemar's "
+        "test against the best single candidate on the same test rows):",
+        "",
+        "| data (validation / test rows) | model | validation acc | test acc | 95% interval | McNemar p "
+        "| weights (trial: weight) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for data_set in result["data_sets"]:
+        for index, model in enumerate(data_set["models"]):
+            rows = f"{data_set['validation_rows']} / {data_set['test_rows']}"
+            label = f"{data_set['data']} ({rows})" if index == 0 else ""
+            low, high = model["test_interval"]
+            p_value = model.get("mcnemar_p_vs_best_single")
+            weights = ", ".join(f"{trial}: {weight:.2g}" for trial, weight in model["weights"].items())
+            lines.append(
+                f"| {label} | {model['model']} | {model['validation_accuracy']:.4f} | {model['test_accuracy']:.4f} "
+                f"| [{low:.4f}, {high:.4f}] | {'-' if p_value is None else f'{p_value:.3g}'} | {weights} |"
+            )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "ensemble": ensemble,
     "multi-objective": multi_objective,
     "feature-ranking": feature_ranking,
     "darts-pt": darts_pt,
