@@ -370,7 +370,7 @@ def compare_command(arguments: tuple[str, ...]) -> None:
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png; STUDY.KIND.png].")
 @click.option(
     "--kind",
-    type=click.Choice(["scores", "time", "importance", "parallel", "architecture"]),  # plot_command.KINDS
+    type=click.Choice(["scores", "time", "importance", "parallel", "architecture"]),  # plot_kinds.KINDS
     default="scores",
     show_default=True,
     help="scores: score per trial and learning curves; time: best so far against wall-clock time; "
@@ -395,7 +395,7 @@ def plot_command(study: Path, output: Path | None, kind: str, pareto_cost: str |
         written = plot_pareto(study, pareto_cost, output or study.with_suffix(".pareto.png"))
         click.echo(f"wrote {written}")
         return
-    from automl.cli.plot_command import plot
+    from automl.cli.plot_kinds import plot
 
     written = plot(study, output, kind)
     click.echo(f"wrote {written}")

@@ -114,16 +114,21 @@ def print_summary(console: Console, study: Study) -> None:
 
 def front_summary(study: Study) -> str:
     """ "4 trials (2, 5, 7, 11): automl show STUDY --pareto": the front of a multi-objective study, in one line."""
-    from automl.cli.errors import UsageProblem
-    from automl.cli.pareto_command import front_axes, front_document
+    from automl.engine.objectives import parse_objective
+    from automl.evaluation.pareto import pareto_front
 
-    try:
-        document = front_document(study, front_axes(study, ""))
-    except UsageProblem:
+    objectives = [parse_objective(text) for text in study.meta["objectives"]]
+    scored = [
+        trial
+        for trial in study.trials
+        if trial.status is TrialStatus.COMPLETE and len(trial.metrics.get("objectives") or []) == len(objectives)
+    ]
+    if not scored:
         return "no complete trial yet"
-    numbers = ", ".join(str(point["number"]) for point in document["front"][:12])
-    more = ", ..." if len(document["front"]) > 12 else ""
-    return f"{len(document['front'])} trials ({numbers}{more}): automl show {study.path} --pareto"
+    points = [trial.metrics["objectives"] for trial in scored]
+    front = [scored[index].number for index in pareto_front(points, [item.direction for item in objectives])]
+    numbers = ", ".join(map(str, front[:12])) + (", ..." if len(front) > 12 else "")
+    return f"{len(front)} trials ({numbers}): automl show {study.path} --pareto"
 
 
 def format_costs(costs: dict[str, float]) -> str:

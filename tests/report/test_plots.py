@@ -97,7 +97,7 @@ def test_each_kind_writes_a_png(wine, tmp_path, kind):
 
 
 def test_the_command_offers_every_kind_the_plot_module_draws():
-    from automl.cli.plot_command import KINDS
+    from automl.cli.plot_kinds import KINDS
 
     (option,) = [parameter for parameter in cli.commands["plot"].params if parameter.name == "kind"]
     assert tuple(option.type.choices) == KINDS and option.default == "scores"
