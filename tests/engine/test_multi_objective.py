@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import automl
+import automl.engine.study
 from automl import space as s
 from automl.engine.config import SearchSetupError
 from automl.engine.objectives import ObjectiveError, ObjectiveMetric, parse_objective, parse_objectives
@@ -233,3 +234,20 @@ def test_multi_objective_strategies_are_reproducible_and_resume_to_the_same_cand
     assert [trial.candidate for trial in resumed.trials] == [trial.candidate for trial in whole.trials]
     for study in (whole, again, resumed):
         study.close()
+
+
+def test_the_search_summary_and_the_report_page_show_the_front(tmp_path):
+    from automl.report.page import report_html
+
+    path = tmp_path / "s.db"
+    result = run(
+        "search", SPACE, "--data", "wine", "--strategy", "random", "--trials", "3", "--epochs", "1",
+        "--device", "cpu", "--study", path, "--objective", "accuracy:max", "--objective", "params:min",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "accuracy:max, params:min" in result.stdout
+    assert "Pareto front" in result.stdout and "--pareto" in result.stdout  # the row names the command
+    study = automl.engine.study.Study.open(path)
+    page = report_html(study)
+    study.close()
+    assert 'id="plot-objectives"' in page and "accuracy:max, params:min (a Pareto front)" in page
