@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +12,57 @@ from automl.cli.errors import UsageProblem
 from automl.engine.export import export_trial
 from automl.engine.study import Study
 
+FORMATS = ("torch", "onnx")
 
-def export(path: Path, trial_number: int | None, output: Path) -> None:
+
+def export(path: Path, trial_number: int | None, output: Path, file_format: str = "torch") -> None:
+    """One trial (the best by default): its state dict, architecture JSON, program, and ``model.onnx`` if asked."""
+    require_format(file_format)
     study = Study.open(path)
     written = export_trial(study, trial_number, output)
     console = Console()
     for name, file in written.items():
         console.print(f"{name:>12}: {file}")
     console.print(f"load it with: torch.export.load('{written['program']}').module()")
+    if file_format == "onnx":
+        import click
+
+        _write_onnx(written["program"], output, click.echo)  # plain lines: rich would wrap the paths
 
 
-def export_ensemble_command(path: Path, size: int, trial_number: int | None, output: Path) -> None:
+def require_format(file_format: str) -> None:
+    """Refuse an unknown format, or ``onnx`` without its packages, before any model is loaded or retrained."""
+    if file_format not in FORMATS:
+        raise UsageProblem(f"unknown export format {file_format!r}; use one of {', '.join(FORMATS)}")
+    if file_format == "onnx":
+        from automl.engine.onnx_export import INSTALL, missing_packages
+
+        missing = missing_packages()
+        if missing:
+            raise UsageProblem(
+                f"--format onnx needs the package{'s' if len(missing) > 1 else ''} {' and '.join(missing)}: {INSTALL}"
+            )
+
+
+def _write_onnx(program: Path, output: Path, echo: Callable[[str], Any]) -> None:
+    from automl.engine.onnx_export import save_onnx
+
+    written = save_onnx(program, output / "model.onnx")
+    batch = "any batch size" if written.dynamic_batch else f"a fixed batch size of {written.input_shape[0]}"
+    echo(f"{'onnx':>12}: {written.path} (checked with onnx.checker; input 'features', {batch})")
+    echo(
+        f"run it with: onnxruntime.InferenceSession('{written.path}').run(None, {{'features': x}})[0], "
+        "x a float32 array (rows, features)"
+    )
+
+
+def export_ensemble_command(
+    path: Path, size: int, trial_number: int | None, output: Path, file_format: str = "torch"
+) -> None:
     """``--ensemble K``: select, write and score an ensemble of the study's K best trials (the study is only read)."""
     from automl.engine.ensemble_export import export_ensemble
 
+    require_format(file_format)
     if trial_number is not None:
         raise UsageProblem("--trial and --ensemble exclude each other: --ensemble K takes the K best trials")
     if size < 2:
@@ -72,6 +110,8 @@ def export_ensemble_command(path: Path, size: int, trial_number: int | None, out
     echo(
         f"load it with: torch.export.load('{result.written['program']}').module()(x) gives the ensemble's {output_kind}"
     )
+    if file_format == "onnx":
+        _write_onnx(result.written["program"], output, echo)
 
 
 def _with_interval(score: float, interval: Any) -> str:

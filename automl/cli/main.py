@@ -427,14 +427,22 @@ def report_command(study: Path, output: Path | None, interval: bool) -> None:
     help="Export an ensemble of the K best full-budget trials, chosen by greedy selection on validation.",
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Directory to write to.")
-def export_command(study: Path, trial: int | None, ensemble: int | None, output: Path) -> None:
-    """Export a trained model: state_dict, architecture JSON and a torch.export program."""
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["torch", "onnx"]),
+    default="torch",
+    show_default=True,
+    help="onnx: also write model.onnx (dynamic batch size; needs pip install automl[onnx]).",
+)
+def export_command(study: Path, trial: int | None, ensemble: int | None, output: Path, file_format: str) -> None:
+    """Export a trained model: state_dict, architecture JSON and a torch.export program (and ONNX if asked)."""
     from automl.cli.export_command import export, export_ensemble_command
 
     if ensemble is None:
-        export(study, trial, output)
+        export(study, trial, output, file_format)
     else:
-        export_ensemble_command(study, ensemble, trial, output)
+        export_ensemble_command(study, ensemble, trial, output, file_format)
 
 
 def _add_rank_command() -> None:
