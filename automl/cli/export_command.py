@@ -49,10 +49,12 @@ def _write_onnx(program: Path, output: Path, echo: Callable[[str], Any]) -> None
 
     written = save_onnx(program, output / "model.onnx")
     batch = "any batch size" if written.dynamic_batch else f"a fixed batch size of {written.input_shape[0]}"
+    rows = "rows" if written.dynamic_batch else str(written.input_shape[0])
+    shape = ", ".join([rows, *map(str, written.input_shape[1:])])
     echo(f"{'onnx':>12}: {written.path} (checked with onnx.checker; input 'features', {batch})")
     echo(
         f"run it with: onnxruntime.InferenceSession('{written.path}').run(None, {{'features': x}})[0], "
-        "x a float32 array (rows, features)"
+        f"x a float32 array of shape ({shape})"
     )
 
 

@@ -20,8 +20,13 @@ import contextlib
 import io
 import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import onnx
 
 INSTALL = "pip install automl[onnx]"
 REQUIRED = ("onnx", "onnxscript")
@@ -77,9 +82,9 @@ def save_onnx(program_path: Path, path: Path) -> OnnxFile:
     return OnnxFile(path, shape)
 
 
-def _name_batch_dimension(model: object) -> None:
+def _name_batch_dimension(model: onnx.ModelProto) -> None:
     """Rename the symbol of the input's first dimension to ``batch`` wherever the graph uses it."""
-    graph = model.graph  # type: ignore[attr-defined]
+    graph = model.graph
     first = graph.input[0].type.tensor_type.shape.dim[0]
     if not first.HasField("dim_param"):
         return  # a fixed batch size: the program specialised it
@@ -91,7 +96,7 @@ def _name_batch_dimension(model: object) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_exporter():  # type: ignore[no-untyped-def]
+def _quiet_exporter() -> Iterator[None]:
     """Hide the exporter's progress lines, its note about torchvision and torch's own deprecation notices (of its
     internals, which a user cannot act on): the command prints its own summary."""
     logger = logging.getLogger("torch.onnx")

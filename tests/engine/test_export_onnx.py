@@ -90,6 +90,7 @@ def test_single_model_writes_the_usual_files_and_a_checked_onnx_file(single, tes
     ]
     assert_valid_with_dynamic_batch(output / "model.onnx", features.shape[1], evaluator.splits.num_outputs)
     assert f"{output / 'model.onnx'}" in stdout and "any batch size" in stdout
+    assert f"x a float32 array of shape (rows, {features.shape[1]})" in stdout
 
 
 def test_single_model_onnx_gives_the_trained_models_outputs(wine_study, single, test_features):
