@@ -29,6 +29,10 @@ Pillow, one subfolder per digit), so both sides decode the same files.
    DataLoader epoch (0 workers), and automl refusing the folder when ``max_bytes`` is half of
    what it needs (the refusal comes from the images' headers, before any array is made).
 
+Torch runs on one thread (``--threads``), as in DataLoader workers and the other benchmarks: on a
+shared 2-core machine, two OpenMP threads made each batch's gather wait for the busy core (about
+8 ms a batch instead of 0.05 ms), which measured the machine's load rather than the loaders.
+
 Run: ``.venv/bin/python benchmarks/data_loading.py [--quick]``; results go to
 ``benchmarks/results/data_loading.json``. Quick: 1,000 images and 3 rounds (under a minute).
 """
@@ -63,6 +67,12 @@ def cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def write_folder(root: Path, images: int, seed: int = 0) -> dict[str, Any]:
@@ -232,6 +242,7 @@ def throughput(root: Path, images: int, rounds: int, skip_torchvision: str | Non
         "images": images,
         "batch_size": BATCH_SIZE,
         "rounds": rounds,
+        "torch_threads": torch_threads(),
         "dataloader_workers": workers,
         "loader_threads": min(16, workers),
         "contenders": results,
@@ -313,6 +324,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 images and 3 rounds (under a minute)")
     parser.add_argument("--images", type=int, help="images in the folder (default 5000; 1000 with --quick)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7; 3 with --quick)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch.set_num_threads for the batches and collation (default 1)"
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -321,8 +335,11 @@ def main() -> None:
         return
     images = arguments.images or (1000 if arguments.quick else 5000)
     rounds = arguments.rounds or (3 if arguments.quick else 7)
-    if images < 10 * BATCH_SIZE or rounds < 1:
-        parser.error(f"--images must be at least {10 * BATCH_SIZE} and --rounds at least 1")
+    if images < 10 * BATCH_SIZE or rounds < 1 or arguments.threads < 1:
+        parser.error(f"--images must be at least {10 * BATCH_SIZE}, --rounds and --threads at least 1")
+    import torch
+
+    torch.set_num_threads(arguments.threads)
 
     skipped = torchvision_problem()
     if skipped:
