@@ -176,3 +176,22 @@ def test_mnist_cnn_refuses_too_few_rows():
     assert result.returncode == 2
     assert "--rows must be at least" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_mnist_space_is_a_valid_cli_space():
+    """The CLI form in the docstring loads the space; residual stages and the dense head compile for 28x28 digits."""
+    from automl.engine.space_loader import load_space
+    from automl.nn import compile_architecture
+
+    space = load_space(str(EXAMPLES / "mnist_cnn.py"))
+    assert space.name == "mnist_cnn"
+    forced = {"second_1.branch": "residual", "second_2.branch": "residual", "head.branch": "dense"}
+    architecture, decided = space.new(), set()
+    while (decision := architecture.next_decision()) is not None:
+        path, hyperparameter = decision
+        architecture.assign(path, forced.get(path, hyperparameter.default))
+        decided.add(path)
+    assert set(forced) <= decided
+    assert {"units", "dropout"} <= decided  # the dense head's own decisions
+    compiled = compile_architecture(architecture, (1, 28, 28), num_outputs=10)
+    assert compiled.output_shapes == [(10,)]
