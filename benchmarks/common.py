@@ -179,6 +179,7 @@ MEASURED: dict[str, tuple[str, ...]] = {
         "search_spaces/cnn.py",
         "benchmarks/multi_fidelity_training.py",
     ),
+    "data_loading": ("automl/data/images.py", "benchmarks/data_loading.py"),
     "ensemble": (
         "automl/evaluation/ensemble.py",
         "automl/engine/ensemble_export.py",

