@@ -219,7 +219,8 @@ def _evaluate(
     except ResamplingError as error:
         raise UsageProblem(f"study {study.path}: {error}") from None
     except TrainingFailed as error:
-        raise UsageProblem(f"study {study.path}: nested cross-validation stopped: {error}") from None
+        what = "nested cross-validation" if nested else "cross-validation"
+        raise UsageProblem(f"study {study.path}: {what} stopped: {error}") from None
     metric = "accuracy" if rows.classification else "r2"
     bounds = (0.0, 1.0) if rows.classification else (float("-inf"), 1.0)  # R² is at most 1, unbounded below
     settings = evaluator.settings

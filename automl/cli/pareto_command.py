@@ -108,6 +108,7 @@ def front_document(
         "objectives": [{"name": axis.name, "direction": axis.direction} for axis in axes],
         "considered": len(trials),
         "left_out_without_values": without_values,
+        "left_out_without_costs": without_values,  # its name before fronts of any objective; kept for scripts
         "hypervolume": hypervolume(points, directions, reference),
         "reference": reference,
         "front": [
@@ -127,9 +128,12 @@ def front_document(
 
 def show_pareto(path: Path, costs_text: str, output_format: str) -> None:
     study = Study.open(path)
-    axes = front_axes(study, costs_text)
-    candidates = pareto_candidates(study, axes)
-    document = front_document(study, axes, candidates)
+    try:
+        axes = front_axes(study, costs_text)
+        candidates = pareto_candidates(study, axes)
+        document = front_document(study, axes, candidates)
+    finally:
+        study.close()
     if output_format == "json":
         click.echo(json.dumps(document, indent=1, default=str))
         return

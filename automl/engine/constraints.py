@@ -10,6 +10,7 @@ Search for Mobile", CVPR 2019, use the hard-constraint form as a baseline).
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -47,11 +48,27 @@ class Constraint:
         return COMPARISONS[self.comparison](value, self.bound)
 
     def violation(self, costs: Mapping[str, float]) -> str | None:
-        """Why ``costs`` violate this constraint (the measured value and the bound), or None."""
-        value = costs.get(self.cost)
-        if isinstance(value, bool) or not isinstance(value, int | float) or self.allows(float(value)):
+        """Why ``costs`` violate this constraint (the measured value and the bound), or None (also when the
+        cost is not there: the caller decides what a missing cost means)."""
+        if costs.get(self.cost) is None:
+            return None
+        value = as_number(costs[self.cost])
+        if value is None:
+            return f"{self.cost} is {costs[self.cost]!r}, not a number, so {self.text} cannot hold"
+        if self.allows(value):
             return None
         return f"{self.cost} {_format(float(value))} breaks {self.text} (bound {_format(self.bound)})"
+
+
+def as_number(value: object) -> float | None:
+    """A metric as a float: Python and numpy numbers and 0-d arrays or tensors (``.item()``); None for anything
+    else (a bool, a string, a list) and for NaN or infinity."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # type: ignore[union-attr]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def parse_constraint(text: str, any_metric: bool = False) -> Constraint:

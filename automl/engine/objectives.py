@@ -19,13 +19,12 @@ single-objective tool keep their meaning.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from automl.engine.constraints import COST_NAMES
+from automl.engine.constraints import COST_NAMES, as_number
 
 DIRECTIONS = {"max": "max", "maximize": "max", "maximise": "max", "min": "min", "minimize": "min", "minimise": "min"}
 SCORE_NAMES = ("score", "accuracy", "r2")  # the validation score; accuracy/r2 name it by task
@@ -131,9 +130,7 @@ def metric_value(name: str, score: float | None, metrics: Mapping[str, Any]) -> 
         value = metrics["costs"].get(name)
     else:  # a user objective's own metric (which may be named like a cost)
         value = metrics.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
+    return as_number(value)
 
 
 def objective_values(

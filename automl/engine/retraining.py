@@ -162,6 +162,8 @@ class CandidateTrainer:
             train_model(built.compiled.module, built.splits, built.settings, seed, self.device, deadline=deadline)
         except (TrialFailure, SpaceError, CompileError) as error:
             raise TrainingFailed(f"trial {trial.number}: {error}") from None
+        except Exception as error:  # out of memory, a shape error: one line, as a search records a crashed trial
+            raise TrainingFailed(f"trial {trial.number}: crashed: {type(error).__name__}: {error}") from None
         splits = built.splits
         features, target = as_tensors(splits.test, splits.task, self.device, target_scaling(splits))
         score, _ = evaluate(built.compiled.module, features, target, splits.task)

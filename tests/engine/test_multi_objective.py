@@ -251,3 +251,25 @@ def test_the_search_summary_and_the_report_page_show_the_front(tmp_path):
     page = report_html(study)
     study.close()
     assert 'id="plot-objectives"' in page and "accuracy:max, params:min (a Pareto front)" in page
+
+
+def test_numpy_numbers_a_user_objective_returns_count_as_numbers(tmp_path):
+    def with_numpy(candidate: Any) -> dict[str, Any]:
+        values = quality_and_size(candidate)
+        return {"score": np.float32(values["score"]), "size": np.int64(values["size"])}
+
+    study = automl.search(
+        grid,
+        objective=with_numpy,
+        objectives=["score:max", "size:min"],
+        constraints=["size<=16"],
+        strategy="random",
+        trials=8,
+        study=tmp_path / "s.db",
+    )
+    for trial in study.trials:
+        feasible = trial.candidate["linear.units"] <= 16
+        assert trial.status is (TrialStatus.COMPLETE if feasible else TrialStatus.INFEASIBLE), trial.error
+        if feasible:
+            assert trial.metrics["objectives"][1] == float(trial.candidate["linear.units"])
+    study.close()

@@ -370,3 +370,20 @@ def test_the_installed_plugin_tracks_a_cli_search(space_file, tmp_path):
     assert finished.returncode == 0, finished.stderr
     runs = Store(tmp_path / "cli.db.mlruns").runs("cli")
     assert sorted(runs) == [0, 1] and all(run.info.status == "FINISHED" for run in runs.values())
+
+
+def test_a_user_objectives_own_metrics_are_logged_numpy_numbers_included():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from automl_mlflow.records import metrics_of
+
+    trial = SimpleNamespace(
+        finished=10.0,
+        started=9.0,
+        metrics={"value": 0.9, "latency_ms": np.float32(2.5), "objectives": [0.9, 2.5], "note": "text"},
+    )
+    logged = {point.key: point.value for point in metrics_of(trial, 0.9)}
+    assert logged["score"] == 0.9 and logged["latency_ms"] == 2.5
+    assert "objectives" not in logged and "note" not in logged

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import posixpath
 import re
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ COSTS_PREFIX = "costs/"
 CURVE_SKIPPED = frozenset({"epoch", "time"})  # the step and the timestamp of an epoch, not metrics
 # Scalar trial metrics logged as they are; the score is logged with the objective's own sign.
 FINAL_METRICS = ("validation_loss", "parameters", "epochs", "seconds", "cost", "features", "value")
+NOT_LOGGED = frozenset({"curve", "costs", "objectives", "metric"})  # logged otherwise, or not a number
 
 _KEY_CHARACTERS = re.compile(r"[^\w./\- :]")
 
@@ -94,14 +96,18 @@ def tags_of(trial: Any) -> dict[str, str]:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A finite number as a float (numpy scalars too: a user objective may return them), else None."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     return float(value) if math.isfinite(value) else None
 
 
 def metrics_of(trial: Any, objective_value: float | None) -> list[MetricPoint]:
     """The curve by epoch (``curve/score``, ``curve/validation_loss``...), then the final numbers at step 0:
-    ``score`` (the objective's own sign), the trial's scalar metrics, and ``costs/<name>``."""
+    ``score`` (the objective's own sign), the trial's scalar metrics (a user objective's own ones too, such as
+    the other objectives of a multi-objective search), and ``costs/<name>``."""
     finished_ms = int(1000 * (trial.finished or trial.started or 0))
     points = []
     for index, entry in enumerate(trial.metrics.get("curve") or []):
@@ -114,6 +120,13 @@ def metrics_of(trial: Any, objective_value: float | None) -> list[MetricPoint]:
                 points.append(MetricPoint(key_of(CURVE_PREFIX + name), number, step, timestamp_ms))
     final = {"score": _number(objective_value)}
     final.update({name: _number(trial.metrics.get(name)) for name in FINAL_METRICS})
+    final.update(
+        {
+            name: _number(value)
+            for name, value in trial.metrics.items()
+            if name not in final and name not in NOT_LOGGED and _number(value) is not None
+        }
+    )
     costs = trial.metrics.get("costs") or {}
     final.update({COSTS_PREFIX + name: _number(value) for name, value in costs.items()})
     points.extend(
