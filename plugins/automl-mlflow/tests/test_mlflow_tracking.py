@@ -376,7 +376,6 @@ def test_a_user_objectives_own_metrics_are_logged_numpy_numbers_included():
     from types import SimpleNamespace
 
     import numpy as np
-
     from automl_mlflow.records import metrics_of
 
     trial = SimpleNamespace(
