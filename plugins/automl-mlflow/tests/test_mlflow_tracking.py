@@ -386,3 +386,16 @@ def test_a_user_objectives_own_metrics_are_logged_numpy_numbers_included():
     logged = {point.key: point.value for point in metrics_of(trial, 0.9)}
     assert logged["score"] == 0.9 and logged["latency_ms"] == 2.5
     assert "objectives" not in logged and "note" not in logged
+
+
+def test_an_experiment_deleted_in_the_ui_is_restored_when_its_study_resumes(space_file, tmp_path):
+    train(space_file, tmp_path / "s.db", 2, with_tracking())
+    store = Store(tmp_path / "s.db.mlruns")
+    with mlflow_environment():
+        store.client.delete_experiment(store.experiment("s").experiment_id)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(space_file, tmp_path / "s.db", 3, with_tracking(), resume=True)
+    assert tracking_warnings(caught) == []
+    assert store.experiment("s").lifecycle_stage == "active"
+    assert sorted(store.runs("s")) == [0, 1, 2]

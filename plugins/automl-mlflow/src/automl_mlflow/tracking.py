@@ -135,6 +135,11 @@ def study_experiment(client: Any, study: Any, meta: Mapping[str, Any]) -> str:
         existing = client.get_experiment_by_name(name)
         if existing is None:
             return client.create_experiment(name, tags=tags)
+        if existing.lifecycle_stage == "deleted":  # deleted in the UI: the name stays taken until it is purged
+            if existing.tags.get(CREATED_TAG) == tags[CREATED_TAG]:
+                client.restore_experiment(existing.experiment_id)  # this study resumed: it logs on where it was
+                return existing.experiment_id
+            continue  # another study's deleted experiment holds the name: the next name
         if existing.lifecycle_stage == "active" and existing.tags.get(CREATED_TAG) == tags[CREATED_TAG]:
             return existing.experiment_id
         if existing.tags.get(STUDY_TAG) == path:
