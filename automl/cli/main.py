@@ -316,8 +316,18 @@ def datasets_command() -> None:
     console.print("Sources, licences and install lines: docs/datasets.md", markup=False, highlight=False)
 
 
+def _study_and_front(study: Path | None, front: str | None, command: str) -> tuple[Path, str | None]:
+    """``--pareto`` takes an optional value, so ``automl show --pareto runs/s.db`` hands the path to it: a value
+    that names an existing file and no STUDY means the study, and the front of its own objectives."""
+    if study is None and front and Path(front).is_file():
+        return Path(front), ""
+    if study is None:
+        raise UsageProblem(f"give the study file: automl {command} STUDY")
+    return study, front
+
+
 @cli.command("show")
-@click.argument("study", type=click.Path(path_type=Path))
+@click.argument("study", type=click.Path(path_type=Path), required=False)
 @click.option("--top", type=int, help="Only the K best trials.")
 @click.option(
     "--format",
@@ -336,10 +346,11 @@ def datasets_command() -> None:
     help="The Pareto front: alone, of the study's --objective list; with costs, of the score against them "
     "(params, flops, latency_ms, memory_mb).",
 )
-def show_command(study: Path, top: int | None, output_format: str, pareto_costs: str | None) -> None:
+def show_command(study: Path | None, top: int | None, output_format: str, pareto_costs: str | None) -> None:
     """Show the trials and the best candidate of a STUDY file."""
     from automl.cli.show_command import show, show_json
 
+    study, pareto_costs = _study_and_front(study, pareto_costs, "show")
     if pareto_costs is not None:
         from automl.cli.pareto_command import show_pareto
 
@@ -366,7 +377,7 @@ def compare_command(arguments: tuple[str, ...]) -> None:
 
 
 @cli.command("plot")
-@click.argument("study", type=click.Path(path_type=Path))
+@click.argument("study", type=click.Path(path_type=Path), required=False)
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="PNG file [STUDY.png; STUDY.KIND.png].")
 @click.option(
     "--kind",
@@ -385,8 +396,9 @@ def compare_command(arguments: tuple[str, ...]) -> None:
     flag_value="",
     help="The front highlighted: score against one measured cost, or alone a two-objective study's objectives.",
 )
-def plot_command(study: Path, output: Path | None, kind: str, pareto_cost: str | None) -> None:
+def plot_command(study: Path | None, output: Path | None, kind: str, pareto_cost: str | None) -> None:
     """Plot a study to a PNG: every trial's score and the best so far, or another --kind."""
+    study, pareto_cost = _study_and_front(study, pareto_cost, "plot")
     if pareto_cost is not None:
         if kind != "scores":
             raise UsageProblem(f"--pareto draws its own plot; give it without --kind {kind}")

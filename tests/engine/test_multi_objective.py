@@ -79,6 +79,9 @@ def test_a_search_stores_each_trials_objective_values_and_show_lists_its_front(t
     assert sorted(point["number"] for point in document["front"]) == expected
     table = run("show", path, "--pareto")
     assert table.returncode == 0 and f"{len(expected)} of 5 complete trials are on the front" in table.stdout
+    before = run("show", "--pareto", path)  # the option's optional value takes the path: still the study
+    assert before.returncode == 0 and before.stdout == table.stdout
+    assert_one_line_error(run("show"), "give the study file")
     figure = run("plot", path, "--pareto", "-o", tmp_path / "front.png")
     assert figure.returncode == 0 and (tmp_path / "front.png").read_bytes()[:4] == b"\x89PNG"
 
