@@ -74,6 +74,11 @@ def _labels(side_a: Sequence[StudySummary], side_b: Sequence[StudySummary]) -> t
     return "A", "B"
 
 
+def side_labels(paths_a: Sequence[Path], paths_b: Sequence[Path]) -> tuple[str, str]:
+    """The names ``compare`` gives the two sides (the strategies', else A and B)."""
+    return _labels([summarise(path) for path in paths_a], [summarise(path) for path in paths_b])
+
+
 def _check_comparable(studies: Sequence[StudySummary]) -> None:
     directions = {summary.direction for summary in studies}
     if len(directions) > 1:

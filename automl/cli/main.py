@@ -369,11 +369,21 @@ def compare_command(arguments: tuple[str, ...]) -> None:
     One study per seed on each side: a paired Wilcoxon signed-rank test on the
     best scores, paired by the seeds the studies stored. One study per side:
     McNemar's test on the two best models' test predictions (docs/evaluation.md).
+    --plot FILE also draws each side's best so far with a 95% band over its studies.
     """
     from automl.cli.compare_command import compare, split_sides
+    from automl.cli.compare_plot import split_plot_option
 
-    for line in compare(*split_sides(arguments)):
+    remaining, output = split_plot_option(arguments)
+    paths_a, paths_b = split_sides(remaining)
+    for line in compare(paths_a, paths_b):
         click.echo(line)
+    if output is not None:
+        from automl.cli.compare_command import side_labels
+        from automl.cli.compare_plot import write_comparison
+
+        first, second = side_labels(paths_a, paths_b)
+        click.echo(f"wrote {write_comparison([(first, paths_a), (second, paths_b)], output)}")
 
 
 @cli.command("plot")

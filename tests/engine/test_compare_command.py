@@ -160,3 +160,22 @@ def test_studies_that_cannot_be_compared_are_refused(studies, tmp_path):
         assert result.exit_code == 2 and result.stderr.startswith("error: ") and expected in result.stderr, (
             result.output
         )
+
+
+def test_plot_draws_each_sides_best_so_far_with_a_band_over_its_studies(studies, tmp_path):
+    from automl.cli.compare_plot import band, best_so_far, comparison_figure
+
+    output = tmp_path / "compare.png"
+    result = invoke(*studies["tpe"], "--plot", output, *against(studies["long"]))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {output}" in result.stdout and output.read_bytes()[:4] == b"\x89PNG"
+    curves = [best_so_far(path) for path in studies["long"]]
+    assert all(np.all(np.diff(curve) >= 0) for curve in curves)  # a best so far never falls (maximised)
+    assert [curve[-1] for curve in curves] == pytest.approx(best_scores(studies["long"]))
+    mean, low, high = band(curves)
+    assert mean == pytest.approx(np.mean(curves, axis=0)) and np.all(low <= mean) and np.all(mean <= high)
+    axes = comparison_figure([("tpe", studies["tpe"]), ("random", studies["long"])]).axes[0]
+    assert [line.get_label() for line in axes.lines] == ["tpe (8 studies)", "random (8 studies)"]
+    assert len(axes.lines[0].get_xdata()) == 4  # cut to the shortest study of the side
+    missing = invoke(*studies["tpe"], *against(studies["long"]), "--plot")
+    assert missing.exit_code == 2 and "--plot takes the PNG file" in missing.output
