@@ -26,6 +26,7 @@ from automl.strategies.base import TrialStatus
 STATUS_ORDER = (
     TrialStatus.COMPLETE, TrialStatus.PRUNED, TrialStatus.FAILED, TrialStatus.INFEASIBLE, TrialStatus.RUNNING,
 )  # fmt: skip
+RANKED_FEATURES_SHOWN = 30  # the best ones; the rest are counted
 COST_COLUMNS = ("params", "flops", "latency_ms", "latency_batch_ms", "memory_mb")  # automl.engine.constraints order
 
 STYLE = """
@@ -226,6 +227,39 @@ class StudyReport:
             f'<span class="note">{escape(self.interval.note)}</span>'
         )
 
+    def evaluation_section(self) -> str:
+        """What ``automl evaluate`` stored (cross-validation of the top candidates, nested CV), when it ran."""
+        from automl.cli.evaluate_command import META_KEY, summary_lines
+
+        document = self.study.meta.get(META_KEY)
+        if document is None:
+            return ""
+        try:
+            lines = summary_lines(document, len(self.study.completed()))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # written by another version
+            lines = ["stored in a form this automl cannot read; run automl evaluate again"]
+        items = "".join(f"<li>{escape(line.strip())}</li>" for line in lines)
+        return f'<h2>Evaluation</h2><ul id="evaluation">{items}</ul>'
+
+    def ranking_section(self) -> str:
+        """The feature ranking the search trained on (``--rank-features``), best first, when it ranked."""
+        records = self.study.meta.get("feature_ranking")
+        if not records:
+            return ""
+        ranker = self.study.meta.get("feature_ranker") or "?"
+        rows = "".join(
+            f"<tr>{number_cell(record.get('rank'))}<td>{escape(record.get('feature'))}</td>"
+            f"{number_cell(format_number(record.get('score')))}{number_cell(record.get('cardinality'))}</tr>"
+            for record in records[:RANKED_FEATURES_SHOWN]
+        )
+        more = len(records) - RANKED_FEATURES_SHOWN
+        note = f'<p class="note">and {more} more features</p>' if more > 0 else ""
+        return (
+            f"<h2>Feature ranking ({escape(ranker)})</h2>"
+            f'<table id="feature-ranking"><tr><th>rank</th><th>feature</th><th>score</th><th>cardinality</th></tr>'
+            f"{rows}</table>{note}"
+        )
+
     def plots_section(self) -> str:
         from automl.report.figures import (
             costs_figure,
@@ -364,7 +398,15 @@ class StudyReport:
 
     # ------------------------------------------------------------------------------------------- page
     def html(self) -> str:
-        body = self.header() + self.best_section() + self.plots_section() + self.trials_section() + self.footer()
+        body = (
+            self.header()
+            + self.best_section()
+            + self.evaluation_section()
+            + self.plots_section()
+            + self.ranking_section()
+            + self.trials_section()
+            + self.footer()
+        )
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
