@@ -8,12 +8,12 @@ budget) its tags, and its learning curve and final numbers its metrics.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from automl.engine.constraints import as_number  # a finite number as a float, numpy scalars included
 
 # MLflow's own limits (mlflow.utils.validation, unchanged since MLflow 2): a longer param or tag
 # value, or a longer key, is refused, and the whole batch with it.
@@ -95,15 +95,6 @@ def tags_of(trial: Any) -> dict[str, str]:
     return tags
 
 
-def _number(value: Any) -> float | None:
-    """A finite number as a float (numpy scalars too: a user objective may return them), else None."""
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def metrics_of(trial: Any, objective_value: float | None) -> list[MetricPoint]:
     """The curve by epoch (``curve/score``, ``curve/validation_loss``...), then the final numbers at step 0:
     ``score`` (the objective's own sign), the trial's scalar metrics (a user objective's own ones too, such as
@@ -112,23 +103,23 @@ def metrics_of(trial: Any, objective_value: float | None) -> list[MetricPoint]:
     points = []
     for index, entry in enumerate(trial.metrics.get("curve") or []):
         step = int(entry.get("epoch", index + 1))
-        timestamp = _number(entry.get("time"))
+        timestamp = as_number(entry.get("time"))
         timestamp_ms = int(1000 * timestamp) if timestamp is not None else finished_ms
         for name, value in entry.items():
-            number = _number(value)
+            number = as_number(value)
             if name not in CURVE_SKIPPED and number is not None:
                 points.append(MetricPoint(key_of(CURVE_PREFIX + name), number, step, timestamp_ms))
-    final = {"score": _number(objective_value)}
-    final.update({name: _number(trial.metrics.get(name)) for name in FINAL_METRICS})
+    final = {"score": as_number(objective_value)}
+    final.update({name: as_number(trial.metrics.get(name)) for name in FINAL_METRICS})
     final.update(
         {
-            name: _number(value)
+            name: as_number(value)
             for name, value in trial.metrics.items()
-            if name not in final and name not in NOT_LOGGED and _number(value) is not None
+            if name not in final and name not in NOT_LOGGED
         }
     )
     costs = trial.metrics.get("costs") or {}
-    final.update({COSTS_PREFIX + name: _number(value) for name, value in costs.items()})
+    final.update({COSTS_PREFIX + name: as_number(value) for name, value in costs.items()})
     points.extend(
         MetricPoint(key_of(name), value, 0, finished_ms) for name, value in final.items() if value is not None
     )
