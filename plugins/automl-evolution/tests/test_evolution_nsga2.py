@@ -1,16 +1,20 @@
-"""Several objectives: NSGA-II's elitist selection keeps the front, the crowded tournament prefers it."""
+"""Several objectives: NSGA-II's elitist selection keeps the front, the crowded tournament prefers it, uniform
+crossover mixes two parents; one objective stays regularised evolution, candidate for candidate."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import numpy as np
+import pytest
 from automl_evolution import EvolutionStrategy
 
 from automl import space as s
 from automl.evaluation.pareto import crowding_distances, non_dominated_ranks
-from automl.strategies.base import Proposal, StrategyContext, TrialResult
+from automl.space import Candidate
+from automl.strategies.base import Proposal, StrategyContext, StrategyOptionError, TrialResult
 
 
 @s.search_space
@@ -105,3 +109,211 @@ def test_the_state_with_objective_values_resumes_to_the_same_asks() -> None:
     second = make(3, population=5)
     second.load_state_dict(state)
     assert [second.ask().candidate.key for _ in range(5)] == [first.ask().candidate.key for _ in range(5)]
+
+
+# ----------------------------------------------------------------------------------------------- crossover
+@s.search_space
+def branching(x: Any) -> Any:
+    """A tree: one or two (width, activation) layers, or one wide layer; later decisions depend on earlier ones."""
+
+    def layer(x: Any) -> Any:
+        x = s.op.linear(x, units=s.Choice([8, 16, 32, 64]))
+        return s.op.activation(x, kind=s.Choice(["relu", "tanh"]))
+
+    x = s.Or(
+        {
+            "deep": lambda x: s.Repeat(layer, times=s.Int(1, 2))(x),
+            "wide": lambda x: s.op.linear(x, units=s.Choice([128, 256, 512])),
+        }
+    )(x)
+    return s.op.linear(x, units=s.OUTPUTS)
+
+
+@s.search_space
+def cell(x: Any) -> Any:
+    """A flat cell of six edges of five operations (NAS-Bench-201's shape): 15,625 candidates."""
+    for _ in range(6):
+        x = s.op.activation(x, kind=s.Choice(["none", "skip", "conv1", "conv3", "pool"]))
+    return s.op.linear(x, units=s.OUTPUTS)
+
+
+def candidate_of(space: Any, decisions: dict[str, Any]) -> Candidate:
+    return Candidate(space.replay(decisions).decisions)
+
+
+def test_a_crossover_child_takes_each_decision_from_a_parent_that_has_it() -> None:
+    strategy = EvolutionStrategy()
+    strategy.setup(branching, StrategyContext(seed=5, trials=40, objectives=("score", "size")))
+    one_layer = candidate_of(
+        branching,
+        {
+            "or.branch": "deep",
+            "or.deep.repeat.times": 1,
+            "or.deep.repeat.0.linear.units": 8,
+            "or.deep.repeat.0.activation.kind": "relu",
+        },
+    )
+    two_layers = candidate_of(
+        branching,
+        {
+            "or.branch": "deep",
+            "or.deep.repeat.times": 2,
+            "or.deep.repeat.0.linear.units": 64,
+            "or.deep.repeat.0.activation.kind": "tanh",
+            "or.deep.repeat.1.linear.units": 32,
+            "or.deep.repeat.1.activation.kind": "tanh",
+        },
+    )
+    wide = candidate_of(branching, {"or.branch": "wide", "or.wide.linear.units": 256})
+    mixed = 0
+    for first, second in [(one_layer, two_layers), (two_layers, one_layer), (one_layer, wide), (wide, two_layers)]:
+        for _ in range(40):
+            child = strategy.crossover(first, second)
+            assert candidate_of(branching, dict(child)) == child  # a whole candidate of the space
+            for path, value in child.items():
+                had = [parent[path] for parent in (first, second) if path in parent]
+                assert had, f"{path} is in neither parent, yet each path of this space is in one of them"
+                assert value in had, f"{path}={value!r} is not a parent's value {had}"
+            mixed += child not in (first, second)
+    assert mixed > 0  # the values of two parents do meet in one child
+
+
+def test_crossover_samples_the_decisions_neither_parent_has() -> None:
+    strategy = EvolutionStrategy()
+    strategy.setup(branching, StrategyContext(seed=2, trials=40, objectives=("score", "size")))
+    wide = candidate_of(branching, {"or.branch": "wide", "or.wide.linear.units": 128})
+    other = Candidate({"or.branch": "deep"})  # a parent that stops where the deep branch begins
+    children = {strategy.crossover(wide, other) for _ in range(60)}
+    deep = [child for child in children if child["or.branch"] == "deep"]
+    assert deep and all(candidate_of(branching, dict(child)) == child for child in deep)
+    assert len({child["or.deep.repeat.0.linear.units"] for child in deep}) > 1  # drawn, not a fixed default
+
+
+def hamming_to_nearest(child: Candidate, members: list[Candidate]) -> int:
+    return min(sum(child[path] != member[path] for path in child) for member in members)
+
+
+def drive_cell(strategy: EvolutionStrategy, trials: int, several: bool) -> list[int]:
+    """Ask and tell on the cell; each child's distance to the nearest member of the population it was bred from."""
+    distances = []
+    for _ in range(trials):
+        members = [member[0] for member in strategy.population]
+        proposal = strategy.ask()
+        if strategy.asked > strategy.population_size:
+            distances.append(hamming_to_nearest(proposal.candidate, members))
+        convs = sum(value.startswith("conv") for value in proposal.candidate.values())
+        score = convs / 6 + 0.1 * sum(value == "skip" for value in proposal.candidate.values())
+        if several:
+            strategy.tell(proposal, TrialResult("complete", score, values=(score, -float(convs))))
+        else:
+            strategy.tell(proposal, TrialResult("complete", score))
+    return distances
+
+
+def test_several_objectives_breed_children_by_crossover_one_objective_only_mutates() -> None:
+    several = EvolutionStrategy()
+    several.setup(cell, StrategyContext(seed=0, trials=80, options={"population": 10}, objectives=("score", "size")))
+    one = EvolutionStrategy()
+    one.setup(cell, StrategyContext(seed=0, trials=80, options={"population": 10, "crossover": 1.0}))
+    # one objective: every child is one decision away from a member (Real et al.'s mutation), whatever crossover says
+    assert set(drive_cell(one, 80, several=False)) == {1}
+    # several: crossover then (by default) a mutation, so some children are further from every member
+    assert max(drive_cell(several, 80, several=True)) > 1
+
+
+class ReferenceRegularisedEvolution:
+    """Real et al. (2019) as this plugin ran it before crossover existed, draw for draw of the generator:
+    the first P asks sampled, then the best of S drawn without replacement, one decision changed, the oldest dies.
+    It pins the single-objective path: any draw added to it (crossover's included) changes the candidates."""
+
+    def __init__(self, space: Any, seed: int, population: int, sample: int, attempts: int = 16) -> None:
+        self.space, self.population_size, self.sample, self.attempts = space, population, sample, attempts
+        self.rng = np.random.default_rng(seed)
+        self.population: list[tuple[Candidate, float]] = []
+        self.asked, self.seen = 0, set()
+
+    def ask(self) -> Candidate:
+        candidate = self.propose()
+        for _ in range(self.attempts - 1):
+            if candidate.key not in self.seen:
+                break
+            candidate = self.propose()
+        self.asked += 1
+        self.seen.add(candidate.key)
+        return candidate
+
+    def propose(self) -> Candidate:
+        if self.asked < self.population_size or not self.population:
+            return self.space.sample_candidate(self.rng)
+        size = min(self.sample, len(self.population))
+        drawn = self.rng.choice(len(self.population), size=size, replace=False)
+        parent = max((self.population[int(index)] for index in drawn), key=lambda member: member[1])[0]
+        architecture = self.space.replay(parent)
+        mutable = [path for path in parent if len(architecture.hyperparameter_at(path).finite_values()) > 1]
+        chosen = mutable[int(self.rng.integers(len(mutable)))]
+        values = architecture.hyperparameter_at(chosen).finite_values()
+        others = [value for value in values if value != parent[chosen]]
+        return Candidate({**dict(parent), chosen: others[int(self.rng.integers(len(others)))]})  # a flat space
+
+    def tell(self, candidate: Candidate, score: float) -> None:
+        self.population.append((candidate, score))
+        if len(self.population) > self.population_size:
+            self.population.pop(0)
+
+
+@pytest.mark.parametrize("options", [{}, {"crossover": 1.0, "mutation_after_crossover": 0.0}])
+def test_one_objective_proposes_what_regularised_evolution_without_crossover_did(options: dict[str, Any]) -> None:
+    strategy = EvolutionStrategy()
+    strategy.setup(cell, StrategyContext(seed=11, trials=120, options={"population": 8, "sample": 3, **options}))
+    reference = ReferenceRegularisedEvolution(cell, seed=11, population=8, sample=3)
+    for _ in range(120):
+        proposal = strategy.ask()
+        expected = reference.ask()
+        assert proposal.candidate == expected
+        score = sum(value == "conv3" for value in expected.values()) / 6
+        strategy.tell(proposal, TrialResult("complete", score))
+        reference.tell(expected, score)
+
+
+def test_several_objectives_same_seed_same_candidates_other_seed_others() -> None:
+    def run(seed: int) -> list[str]:
+        strategy = EvolutionStrategy()
+        strategy.setup(cell, StrategyContext(seed=seed, trials=60, options={"population": 8}, objectives=("a", "b")))
+        asked = []
+        for _ in range(60):
+            proposal = strategy.ask()
+            convs = sum(value.startswith("conv") for value in proposal.candidate.values())
+            strategy.tell(proposal, TrialResult("complete", convs / 6, values=(convs / 6, -float(convs))))
+            asked.append(proposal.candidate.key)
+        return asked
+
+    assert run(4) == run(4)
+    assert run(4) != run(5)
+
+
+def test_several_objectives_never_repeat_a_candidate_while_unasked_ones_remain() -> None:
+    strategy = make(0, population=4, crossover=1.0, mutation_after_crossover=0.0)  # tiny: 48 candidates
+    asked = [tell(strategy, (float(index % 5), -float(index % 3))).candidate.key for index in range(48)]
+    assert len(set(asked)) == 48
+
+
+def test_the_state_resumes_to_the_same_crossover_children() -> None:
+    first = EvolutionStrategy()
+    first.setup(
+        cell, StrategyContext(seed=7, trials=60, options={"population": 6, "crossover": 1.0}, objectives=("a", "b"))
+    )
+    for index in range(20):
+        proposal = first.ask()
+        first.tell(proposal, TrialResult("complete", index / 20, values=(index / 20, -float(index % 7))))
+    second = EvolutionStrategy()
+    second.setup(
+        cell, StrategyContext(seed=7, trials=60, options={"population": 6, "crossover": 1.0}, objectives=("a", "b"))
+    )
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    assert [second.ask().candidate.key for _ in range(8)] == [first.ask().candidate.key for _ in range(8)]
+
+
+@pytest.mark.parametrize("options", [{"crossover": 1.5}, {"mutation_after_crossover": -0.1}])
+def test_crossover_probabilities_outside_zero_to_one_are_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(StrategyOptionError, match="must be in"):
+        make(0, **options)

@@ -27,8 +27,21 @@ parents are chosen by binary tournament on that order (the crowded-comparison
 operator), and when a result comes back the population keeps its best ``P``
 members on that order: the worst front's most crowded member leaves, failed
 members first. Elitism replaces aging here: a member on the front stays until
-better ones crowd it out, which is what keeps a front spread. NSGA-II's
-crossover is left out; the one-decision mutation stays the only variation.
+better ones crowd it out, which is what keeps a front spread.
+
+As in NSGA-II, a child there is usually bred from two parents (each the winner
+of its own binary tournament) by uniform crossover (Syswerda, "Uniform Crossover
+in Genetic Algorithms", ICGA 1989): the space is walked again and each decision
+takes, with even odds, the value of one parent or the other where both have
+it, the value of the one parent that has it, or a random value where neither
+has it (the space unfolds lazily, so a branch or repeat count taken from one
+parent decides which decisions follow). The one-decision mutation is then
+applied with probability ``mutation_after_crossover``; the children not bred
+by crossover are one-decision mutations of one parent. Crossover lets two
+members strong on different objectives pass their good parts to one child,
+which a one-decision mutation of either cannot. The single-objective form has
+no crossover: it is Real et al.'s algorithm, and gives the same candidates as
+before crossover existed.
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ import numpy as np
 from automl.evaluation.pareto import crowding_distances, non_dominated_ranks
 from automl.space import Candidate, SearchSpace
 from automl.strategies import Proposal, Strategy, StrategyContext, TrialResult, option
+from automl.strategies.sampling import unasked_candidate
 
 Member = tuple[Candidate, float | None, tuple[float, ...] | None]  # candidate, score, objective values (maximised)
 
@@ -51,13 +65,30 @@ class EvolutionOptions:
     population: int = option(20, "members kept (P); the first P asks are random", minimum=1)
     sample: int = option(5, "tournament size (S)", minimum=1)
     attempts: int = option(16, "re-mutations to avoid a candidate already asked", minimum=1)
+    crossover: float = option(
+        0.9,
+        "several objectives only: chance that a child is a uniform crossover of two parents (else a mutation of one)",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    mutation_after_crossover: float = option(
+        1.0,
+        "several objectives only: chance that a crossover child then has one decision mutated",
+        minimum=0.0,
+        maximum=1.0,
+    )
 
 
 class EvolutionStrategy(Strategy):
-    """Regularised evolution: tournament selection, one-decision mutation, remove the oldest."""
+    """Regularised evolution (one objective: tournament, one-decision mutation, the oldest dies) or steady-state
+    NSGA-II (several: crowded binary tournaments, uniform crossover and mutation, the worst most crowded dies)."""
 
     name = "evolution"
-    description = "regularised evolution (Real et al., 2019): tournament of S, mutate one decision, age out the oldest"
+    description = (
+        "one objective: regularised evolution (Real et al., 2019), tournament of S, mutate one decision, "
+        "age out the oldest; several: steady-state NSGA-II (Deb et al., 2002), crowded tournaments, "
+        "uniform crossover then mutation, the worst front's most crowded member leaves"
+    )
     Options = EvolutionOptions
     multi_objective = True  # NSGA-II selection when the search has several objectives
 
@@ -66,6 +97,8 @@ class EvolutionStrategy(Strategy):
         self.population_size: int = self.options.population
         self.sample_size: int = self.options.sample
         self.attempts: int = self.options.attempts
+        self.crossover_probability: float = self.options.crossover
+        self.mutation_after_crossover: float = self.options.mutation_after_crossover
         self.rng = np.random.default_rng(context.seed)
         self.population: deque[Member] = deque()  # oldest first
         self.objectives = len(context.objectives)  # 0 or 1: one score; 2 or more: NSGA-II
@@ -79,6 +112,8 @@ class EvolutionStrategy(Strategy):
             if candidate.key not in self.seen:
                 break
             candidate = self._propose()
+        if self.objectives > 1 and candidate.key in self.seen:  # the single-objective form keeps its old choice
+            candidate = unasked_candidate(self.space, self.rng, self.seen) or candidate
         self.asked += 1
         self.seen.add(candidate.key)
         return Proposal(candidate)
@@ -86,6 +121,11 @@ class EvolutionStrategy(Strategy):
     def _propose(self) -> Candidate:
         if self.asked < self.population_size or not self.population:
             return self.space.sample_candidate(self.rng)
+        if self.objectives > 1 and self.rng.random() < self.crossover_probability:
+            child = self.crossover(self._tournament(), self._tournament())
+            if self.rng.random() < self.mutation_after_crossover:
+                child = self.mutate(child)
+            return child
         return self.mutate(self._tournament())
 
     def _tournament(self) -> Candidate:
@@ -122,6 +162,23 @@ class EvolutionStrategy(Strategy):
                 child.assign(path, new_value)
             elif path in parent and hyperparameter.contains(parent[path]):
                 child.assign(path, parent[path])
+            else:
+                child.assign(path, hyperparameter.sample(self.rng))
+        return Candidate(child.decisions)
+
+    def crossover(self, first: Candidate, second: Candidate) -> Candidate:
+        """Uniform crossover over the tree of decisions (Syswerda 1989): walk the space, each decision from a
+        parent drawn with even odds among those that have it (with a value its domain here allows), else random."""
+        child = self.space.new()
+        while (decision := child.next_decision()) is not None:
+            path, hyperparameter = decision
+            values = [
+                parent[path] for parent in (first, second) if path in parent and hyperparameter.contains(parent[path])
+            ]
+            if len(values) == 2:
+                child.assign(path, values[int(self.rng.integers(2))])
+            elif values:
+                child.assign(path, values[0])
             else:
                 child.assign(path, hyperparameter.sample(self.rng))
         return Candidate(child.decisions)
