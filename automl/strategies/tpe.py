@@ -341,6 +341,8 @@ class TPEStrategy(Strategy):
         for _ in range(4):  # a few rounds of samples before falling back to a random new candidate
             if self.options.multivariate:
                 samples = [self._sample(good_kernels) for _ in range(self.options.candidates)]
+                if feasibility is not None:  # c-TPE also draws from the feasible density
+                    samples += [self._sample(feasibility.feasible) for _ in range(self.options.candidates)]
                 fresh = [sample for sample in samples if not self._asked(sample.key)]
                 if fresh:
                     ratio = self._log_density(fresh, good_kernels) - self._log_density(fresh, bad_kernels)
