@@ -44,18 +44,23 @@ space is exhausted).
 
 Constraints (c-TPE: Watanabe & Hutter, "c-TPE: Tree-structured Parzen Estimator
 with Inequality Constraints for Expensive Hyperparameter Optimization", IJCAI
-2023): once an infeasible trial has been told, each sample's acquisition becomes
-``log l(x) - log g(x) + log P(feasible | x)``. ``P(feasible | x)`` comes from the
-same Parzen machinery: a density over the observations that passed the
-constraint check (complete or pruned) and one over the infeasible ones, combined
-by Bayes' rule with the observed feasible share as the prior. c-TPE splits per
-constraint by its threshold on the measured cost; a strategy is told the status
-and not the bounds, so here the split is the engine's own verdict, which is that
-split for one constraint and the product of all of them for several. A failed
-trial may have failed before the check, so it counts on neither side. The
-infeasible trials stay bad observations of ``g`` as before (nothing is known of
-their objective). Without an infeasible observation nothing changes, and
-``feasibility=bad`` switches the model off.
+2023): once an infeasible trial has been told, each sample's acquisition is
+``P(feasible | x) / (gamma + (1 - gamma) g(x) / l(x))``, ``gamma`` the good share
+of the observations. The second factor is TPE's expected improvement, which
+ranks samples as ``l / g`` does but is bounded by ``1 / gamma``, so a large
+ratio cannot outvote a likely breach. ``P(feasible | x)`` comes from the same
+Parzen machinery: a density over the observations that passed the constraint
+check (complete or pruned) and one over the infeasible ones, combined by Bayes'
+rule with the observed feasible share as the prior; as in c-TPE, the samples are
+drawn from the feasible density as well as from ``l`` (joint kernels; the
+univariate walk weighs its draws only). c-TPE splits the observations per
+constraint by its threshold on the measured cost; a strategy is told the verdict
+and not the bounds, so here one model covers all constraints together (for one
+constraint, the same split). A failed trial may have failed before the check,
+so it counts on neither side. The infeasible trials stay bad observations of
+``g`` as before (nothing is known of their objective; leaving them out of ``g``
+wasted more trials on the digits_tree table). Without an infeasible observation
+nothing changes, sample for sample; ``feasibility=bad`` switches the model off.
 
 Several objectives (``StrategyContext.objectives``): MOTPE (Ozaki, Tanigaki,
 Watanabe & Onishi, "Multiobjective Tree-Structured Parzen Estimator for

@@ -133,3 +133,20 @@ def test_a_failed_trial_counts_on_neither_side_of_the_model() -> None:
     feasibility = strategy._feasibility()
     assert feasibility is not None and feasibility.feasible.size == 1 and feasibility.infeasible.size == 1
     assert tpe(1, feasibility="bad")._feasibility() is None
+
+
+@pytest.mark.parametrize("objectives", [(), ("score", "size")], ids=["one objective", "MOTPE"])
+def test_asks_in_flight_under_constraints_stay_apart_and_mostly_feasible(objectives: tuple[str, ...]) -> None:
+    """With the constant liar, asks in flight count as bad observations but not as infeasible ones: parallel
+    asks are spread (different rates), and fewer of them break the constraint than without the model."""
+    breaches = {}
+    for feasibility in ("joint", "bad"):
+        breaches[feasibility] = 0
+        for seed in range(6):
+            strategy = tpe(seed, objectives, feasibility=feasibility)
+            drive(strategy, 40)
+            in_flight = [strategy.ask().candidate for _ in range(6)]
+            assert len({candidate.key for candidate in in_flight}) == 6
+            assert max(candidate["rate"] for candidate in in_flight) - min(c["rate"] for c in in_flight) > 0.05
+            breaches[feasibility] += over_the_limit(in_flight)
+    assert breaches["joint"] <= 5 and breaches["joint"] < breaches["bad"], breaches  # of 6 x 6 asks
