@@ -150,3 +150,31 @@ def test_asks_in_flight_under_constraints_stay_apart_and_mostly_feasible(objecti
             assert max(candidate["rate"] for candidate in in_flight) - min(c["rate"] for c in in_flight) > 0.05
             breaches[feasibility] += over_the_limit(in_flight)
     assert breaches["joint"] <= 5 and breaches["joint"] < breaches["bad"], breaches  # of 6 x 6 asks
+
+
+def test_a_constrained_search_resumes_to_the_same_candidates(tmp_path) -> None:
+    """Through the engine: a constraint on a metric the objective returns makes trials infeasible, the model
+    learns from them, and a search stopped and resumed asks what the whole search asked."""
+    import automl
+
+    def objective(candidate):
+        return {
+            "score": math.log2(candidate["units"]) / 7 - 0.3 * abs(candidate["rate"] - 0.3),
+            "units": candidate["units"],
+        }
+
+    options = {
+        "objective": objective,
+        "strategy": "tpe",
+        "seed": 2,
+        "constraints": [f"units<={LIMIT}"],
+        "max_infeasible": 30,
+        "on_notice": lambda message: None,
+    }
+    whole = automl.search(sized, trials=24, study=tmp_path / "whole.db", **options)
+    assert any(trial.status is TrialStatus.INFEASIBLE for trial in whole.trials)
+    automl.search(sized, trials=12, study=tmp_path / "parts.db", **options).close()
+    resumed = automl.search(sized, trials=24, study=tmp_path / "parts.db", resume=True, **options)
+    assert [trial.candidate for trial in resumed.trials] == [trial.candidate for trial in whole.trials]
+    whole.close()
+    resumed.close()
