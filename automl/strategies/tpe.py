@@ -42,6 +42,32 @@ never proposed again: on a finite space the best new one of the samples is, and
 when every sample repeats an old one, a fresh random candidate (``None`` once the
 space is exhausted).
 
+Constraints (c-TPE: Watanabe & Hutter, "c-TPE: Tree-structured Parzen Estimator
+with Inequality Constraints for Expensive Hyperparameter Optimization", IJCAI
+2023): once an infeasible trial has been told, each sample's acquisition is
+``P(feasible | x) / (gamma + (1 - gamma) g(x) / l(x))``, ``gamma`` the good share
+of the observations. The second factor is TPE's expected improvement, which
+ranks samples as ``l / g`` does but is bounded by ``1 / gamma``, so a large
+ratio cannot outvote a likely breach. ``P(feasible | x)`` comes from the same
+Parzen machinery: a density over the observations that passed the constraint
+check (complete or pruned) and one over the infeasible ones, combined by Bayes'
+rule with the observed feasible share as the prior; as in c-TPE, the samples are
+drawn from the feasible density as well as from ``l`` (joint kernels; the
+univariate walk weighs its draws only). c-TPE splits the observations per
+constraint by its threshold on the measured cost; a strategy is told the verdict
+and not the bounds, so here one model covers all constraints together (for one
+constraint, the same split). A failed trial may have failed before the check,
+so it counts on neither side. The infeasible trials stay bad observations of
+``g`` as before (nothing is known of their objective; leaving them out of ``g``
+wasted more trials on the digits_tree table). Without an infeasible observation
+nothing changes, sample for sample; ``feasibility=bad`` switches the model off.
+On ``benchmarks/multi_objective.py`` under ``cost <= the table's median`` (20
+seeds x 100 trials) the model cut the trials spent on infeasible candidates from
+17.9% to 12.3% (digits_tree) and from 19.1% to 14.8% (flat_cell), with the
+hypervolume of the feasible front unchanged within noise (paired Wilcoxon
+p > 0.1 at 25, 50 and 100 trials); drawing from the feasible density as well
+was what kept flat_cell's hypervolume at 100 trials from dropping.
+
 Several objectives (``StrategyContext.objectives``): MOTPE (Ozaki, Tanigaki,
 Watanabe & Onishi, "Multiobjective Tree-Structured Parzen Estimator for
 Computationally Expensive Optimization Problems", GECCO 2020): the good set is
@@ -72,11 +98,12 @@ from scipy.special import logsumexp, ndtr, ndtri
 from automl.evaluation.pareto import hypervolume, non_dominated_ranks
 from automl.space import Candidate, SearchSpace
 from automl.space.hyperparameters import Bool, Choice, Float, Hyperparameter, Int
-from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult
+from automl.strategies.base import Proposal, Strategy, StrategyContext, TrialResult, TrialStatus
 from automl.strategies.options import option
 from automl.strategies.sampling import DecisionTrie, unasked_candidate
 
 STATE_VERSION = 1
+FEASIBLE, INFEASIBLE, UNCHECKED = "y", "n", "?"  # an observation's constraint check, as stored in the state
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -100,6 +127,12 @@ class TPEOptions:
         "neighbours",
         "numeric kernel widths: distance to the neighbouring observations, or Scott's rule",
         choices=("neighbours", "scott"),
+    )
+    feasibility: str = option(
+        "joint",
+        "infeasible trials: weigh each sample by P(feasible | x) (c-TPE) from joint kernels or from one density "
+        "per decision, or only count them as bad",
+        choices=("joint", "marginal", "bad"),
     )
 
 
@@ -178,6 +211,17 @@ class _Column:
 
 
 @dataclass
+class _Feasibility:
+    """c-TPE's feasibility model: a density over the feasible observations, one over the infeasible ones, and the
+    log of the observed feasible and infeasible shares (Bayes' rule's prior)."""
+
+    feasible: _Kernels
+    infeasible: _Kernels
+    log_feasible_share: float
+    log_infeasible_share: float
+
+
+@dataclass
 class _Kernels:
     """One density: its observations' codes per decision, their count, and the bandwidths used."""
 
@@ -215,6 +259,7 @@ class TPEStrategy(Strategy):
         self.capacity = 64
         self.candidates_told: list[dict[str, Any]] = []  # the observations, in the order told
         self.scores: list[float | None] = []  # None: failed, infeasible or pruned (a bad observation)
+        self.checks: list[str] = []  # per observation: FEASIBLE, INFEASIBLE, or UNCHECKED (failed)
         self.objective_count = len(context.objectives)  # 2 or more: MOTPE on the values
         self.values: list[tuple[float, ...] | None] = []  # one per observation with several objectives
         self.archive: dict[int, int] = {}  # row -> how many observations dominate it (fewer than gamma_max)
@@ -239,7 +284,11 @@ class TPEStrategy(Strategy):
             self._encoding(path, architecture.hyperparameter_at(path))
 
     def _add_observation(
-        self, candidate: Candidate, score: float | None, values: tuple[float, ...] | None = None
+        self,
+        candidate: Candidate,
+        score: float | None,
+        values: tuple[float, ...] | None = None,
+        check: str = FEASIBLE,
     ) -> None:
         self._learn_paths(candidate)
         row = len(self.scores)
@@ -255,6 +304,7 @@ class TPEStrategy(Strategy):
             column.present[row] = True
         self.candidates_told.append(candidate.to_dict())
         self.scores.append(score)
+        self.checks.append(check)
         self.told.add(candidate.key)
         if self.objective_count > 1:
             self.values.append(values)
@@ -298,26 +348,36 @@ class TPEStrategy(Strategy):
         else:
             liars = []
         good_kernels, bad_kernels = self._kernels(good, []), self._kernels(bad, liars)
+        feasibility = self._feasibility()
         for _ in range(4):  # a few rounds of samples before falling back to a random new candidate
             if self.options.multivariate:
                 samples = [self._sample(good_kernels) for _ in range(self.options.candidates)]
+                if feasibility is not None:  # c-TPE also draws from the feasible density
+                    samples += [self._sample(feasibility.feasible) for _ in range(self.options.candidates)]
                 fresh = [sample for sample in samples if not self._asked(sample.key)]
                 if fresh:
                     ratio = self._log_density(fresh, good_kernels) - self._log_density(fresh, bad_kernels)
+                    if feasibility is not None:
+                        feasible = self._log_feasible(fresh, feasibility)
+                        ratio = self._constrained(ratio, feasible, good_kernels, bad_kernels)
                     return self._checked(fresh[int(np.argmax(ratio))])
             else:
-                candidate = self._walk_univariate(good_kernels, bad_kernels)
+                candidate = self._walk_univariate(good_kernels, bad_kernels, feasibility)
                 if not self._asked(candidate.key):
                     return self._checked(candidate)
         return self._propose(self._fresh_random())
 
-    def _walk_univariate(self, good: _Kernels, bad: _Kernels) -> Candidate:
-        """Bergstra et al.'s TPE: at each decision of the walk, the best ``l/g`` of values drawn from ``l``."""
+    def _walk_univariate(self, good: _Kernels, bad: _Kernels, feasibility: _Feasibility | None = None) -> Candidate:
+        """Bergstra et al.'s TPE: at each decision of the walk, the best ``l/g`` of values drawn from ``l`` (times
+        the decision's own ``P(feasible | x)`` under c-TPE's model)."""
 
         def choose(path: str, hyperparameter: Hyperparameter) -> Any:
             encoding = self._encoding(path, hyperparameter)
             values = [self._draw(encoding, hyperparameter, good, path) for _ in range(self.options.candidates)]
             ratio = self._marginal_log_density(path, values, good) - self._marginal_log_density(path, values, bad)
+            if feasibility is not None:
+                feasible = self._marginal_log_feasible(path, values, feasibility)
+                ratio = self._constrained(ratio, feasible, good, bad)
             return values[int(np.argmax(ratio))]
 
         return self.trie.walk(choose)
@@ -585,6 +645,67 @@ class TPEStrategy(Strategy):
         result = np.where(present[None, :], observed, uniform)
         return np.concatenate([result, np.full((len(values), 1), uniform)], axis=1)
 
+    # ------------------------------------------------------------------ feasibility (c-TPE)
+    def _feasibility(self) -> _Feasibility | None:
+        """The feasibility model of the observations told, or None: switched off, or no infeasible observation
+        (then the acquisition is TPE's own, sample for sample), or no feasible one to contrast them with."""
+        if self.options.feasibility == "bad" or INFEASIBLE not in self.checks:
+            return None
+        feasible = [row for row, check in enumerate(self.checks) if check == FEASIBLE]
+        infeasible = [row for row, check in enumerate(self.checks) if check == INFEASIBLE]
+        if not feasible:
+            return None
+        share = len(feasible) / (len(feasible) + len(infeasible))
+        recent = self.options.max_observations  # the same bound on an ask's cost as the bad density's
+        return _Feasibility(
+            self._kernels(feasible[-recent:], []),
+            self._kernels(infeasible[-recent:], []),
+            math.log(share),
+            math.log1p(-share),
+        )
+
+    def _constrained(
+        self, log_ratio: np.ndarray, log_feasible: np.ndarray, good: _Kernels, bad: _Kernels
+    ) -> np.ndarray:
+        """c-TPE's acquisition, in logs: ``P(feasible | x) / (gamma + (1 - gamma) g(x) / l(x))``, ``gamma`` the good
+        share of the observations the two densities hold. Expected improvement under TPE's model is that
+        bounded factor (at most ``1 / gamma``), so among samples that all look good the likelier feasible wins,
+        where an unbounded ``l / g`` would outvote any probability of breaking a constraint."""
+        gamma = good.size / (good.size + bad.size)
+        if gamma >= 1.0:
+            return log_feasible
+        return log_feasible - np.logaddexp(math.log(gamma), math.log1p(-gamma) - log_ratio)
+
+    def _log_feasible(self, candidates: list[Candidate], feasibility: _Feasibility) -> np.ndarray:
+        """log P(feasible | x) by Bayes' rule: share * f(x) / (share * f(x) + (1 - share) * h(x)).
+
+        ``joint`` (the default): f and h are mixtures of joint kernels (univariate densities with
+        ``multivariate=false``), as l and g are. ``marginal``: products of one density per decision, which
+        generalise a value that breaks the constraint whatever the other decisions are, but miss constraints
+        that hang on several decisions together (a latency from depth and width): on the digits_tree table
+        it wasted 15% of trials against 12.5% for the joint model (10 seeds)."""
+        if self.options.feasibility == "marginal":
+            density = self._log_marginals
+        else:
+            density = self._log_density
+        feasible = feasibility.log_feasible_share + density(candidates, feasibility.feasible)
+        infeasible = feasibility.log_infeasible_share + density(candidates, feasibility.infeasible)
+        return feasible - np.logaddexp(feasible, infeasible)
+
+    def _log_marginals(self, candidates: list[Candidate], kernels: _Kernels) -> np.ndarray:
+        """Sum over the candidates' decisions of each decision's own log density (an independent model)."""
+        total = np.zeros(len(candidates))
+        for path in _paths_in_order(candidates):
+            rows = [index for index, candidate in enumerate(candidates) if path in candidate]
+            total[rows] += self._marginal_log_density(path, [candidates[index][path] for index in rows], kernels)
+        return total
+
+    def _marginal_log_feasible(self, path: str, values: list[Any], feasibility: _Feasibility) -> np.ndarray:
+        """log P(feasible | one decision's value), for the univariate walk."""
+        feasible = feasibility.log_feasible_share + self._marginal_log_density(path, values, feasibility.feasible)
+        infeasible = feasibility.log_infeasible_share + self._marginal_log_density(path, values, feasibility.infeasible)
+        return feasible - np.logaddexp(feasible, infeasible)
+
     # ------------------------------------------------------------------ telling
     def tell(self, proposal: Proposal, result: TrialResult) -> None:
         candidate = proposal.candidate
@@ -601,7 +722,7 @@ class TPEStrategy(Strategy):
             values = tuple(float(value) for value in result.values)
             if not all(math.isfinite(value) for value in values):
                 values = None
-        self._add_observation(candidate, score, values)
+        self._add_observation(candidate, score, values, _check_of(result.status))
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
@@ -615,6 +736,7 @@ class TPEStrategy(Strategy):
                 )
             ],
             "pending": [[count, decisions] for count, decisions in self.pending.values()],
+            "checks": "".join(self.checks),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -622,12 +744,26 @@ class TPEStrategy(Strategy):
             raise ValueError(f"unknown tpe state version {state.get('version')!r}")
         self.setup(self.space, self.context)
         self.rng.bit_generator.state = state["rng"]
-        for decisions, score, *values in state["observations"]:  # values: with several objectives
+        # a state saved before the feasibility model: a scored observation passed the check, the others are unknown
+        checks = state.get("checks") or "".join(
+            FEASIBLE if observation[1] is not None else UNCHECKED for observation in state["observations"]
+        )
+        for (decisions, score, *values), check in zip(state["observations"], checks, strict=True):
             told = tuple(values[0]) if values and values[0] is not None else None
-            self._add_observation(Candidate(decisions), None if score is None else float(score), told)
+            self._add_observation(Candidate(decisions), None if score is None else float(score), told, check)
         for count, decisions in state["pending"]:
             candidate = Candidate(decisions)
             self.pending[candidate.key] = [int(count), candidate.to_dict()]
+
+
+def _check_of(status: TrialStatus) -> str:
+    """What a trial says about the constraints: complete and pruned trials passed the check (it comes before
+    training), an infeasible one broke one, a failed one may have failed before the check."""
+    if status is TrialStatus.INFEASIBLE:
+        return INFEASIBLE
+    if status is TrialStatus.FAILED:
+        return UNCHECKED
+    return FEASIBLE
 
 
 class _Asked:
