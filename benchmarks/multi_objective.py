@@ -254,11 +254,13 @@ def goals(results: dict[str, Any], checkpoints: tuple[int, ...]) -> dict[str, An
     table; under the constraint, an infeasible share below half of random's."""
     reached: dict[str, Any] = {}
     for name in OURS:
-        at_least = all(
+        if not any(name in results[table]["free"] for table in results):
+            continue  # not run (--only)
+        at_least = PEER in next(iter(results.values()))["free"] and all(
             results[table]["free"][name][str(point)]["mean"] >= results[table]["free"][PEER][str(point)]["mean"]
             for table in results
             for point in checkpoints
-            if name in results[table]["free"]
+            if name in results[table]["free"] and PEER in results[table]["free"]
         )
         half = all(
             results[table]["constrained"][name]["infeasible_share"]["mean"]
