@@ -4,11 +4,22 @@ Each case runs in its own folder holding a finished study (``existing.db``) and 
 user's data file (``user.csv``); after the command both must be byte for byte what
 they were, whatever the command pointed at. The cases run four at a time in a
 module fixture; each is then checked by its own test.
+
+Nearly all of a case's time is the start-up imports (torch, pandas: about 3 s a
+process on a 2-core machine), not the command. So every case runs in a process
+forked from one that has already imported the engine (``FORKING_RUNNER``): a real
+process of its own, with its own folder, environment, file descriptors, exit
+status and interpreter shutdown, running ``automl.cli.main`` as ``python -m``
+does. That the imports themselves print nothing is checked once (the forking
+process's own stderr), and a sample of the cases, one or more per section
+(``FRESH``), also runs in a fresh ``python -m automl.cli.main`` and must end
+with the same line and status.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -158,6 +169,93 @@ CASES = [
 ]
 
 
+# A sample of the catalogue, one or more cases per section, that also runs in a fresh interpreter.
+FRESH = {
+    "no space",
+    "unknown device",
+    "cuda without a GPU",
+    "scheduler without protocol",
+    "unknown option",
+    "space syntax error",
+    "space does not compile",
+    "broken parquet",
+    "fresh on a user's sqlite",
+    "resume a damaged study",
+    "invalid config",
+    "export a missing trial",
+}
+
+# Reads the jobs (JSON on stdin), imports the command and the engine it loads (torch, pandas, the strategies)
+# once, then forks one process per job, four at a time, and prints their exit statuses (JSON) when all are done.
+# A child takes its job's folder, environment and output files (file descriptors 1 and 2), then runs the command
+# as the installed ``automl`` script does and leaves through the interpreter's normal shutdown (atexit, flushes).
+FORKING_RUNNER = """
+import json, os, sys
+
+jobs = json.load(sys.stdin)
+from automl.cli.main import main
+import automl.api
+
+
+def serve():
+    running, codes = {}, [None] * len(jobs)
+    for index, job in enumerate(jobs):
+        while len(running) >= 4:
+            pid, status = os.wait()
+            codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            return job
+        running[pid] = index
+    while running:
+        pid, status = os.wait()
+        codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
+    print(json.dumps(codes))
+    return None
+
+
+job = serve()
+if job is not None:
+    for descriptor, name in ((1, "stdout"), (2, "stderr")):
+        opened = os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(opened, descriptor)
+        os.close(opened)
+    os.chdir(job["folder"])
+    sys.path[0] = job["folder"]  # as for a command started in that folder
+    os.environ.update(job["environment"])
+    sys.argv = ["automl", *job["arguments"]]
+    sys.exit(main())
+"""
+
+
+@dataclass
+class Outcomes:
+    forked: dict[str, tuple[subprocess.CompletedProcess, list[str]]]  # every case: (its process, files changed)
+    fresh: dict[str, tuple[subprocess.CompletedProcess, list[str]]]  # the FRESH cases, each in a new interpreter
+    runner_stderr: str  # what importing the engine printed in the forking process
+    base: Path  # the cases' folders are base/forked/<case> and base/fresh/<case>
+
+
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONHASHSEED"}
+    environment["PYTHONPATH"] = str(ROOT)
+    environment.update(extra)
+    return environment
+
+
+def assert_one_line_and_exit_2(case: Case, completed: subprocess.CompletedProcess, changed: list[str]) -> None:
+    output = completed.stdout + completed.stderr
+    assert "Traceback" not in output, output
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert completed.returncode == 2, output
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert case.expected in lines[0], lines[0]
+    assert not changed, f"{changed} changed"
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -200,9 +298,9 @@ def outcomes(tmp_path_factory):
     connection.close()
     user_csv = "x1,x2,y\n" + "".join(f"{i},{i * 2 % 7},{i % 2}\n" for i in range(30))
 
-    def run(case: Case):
-        folder = base / case.name.replace(" ", "-").replace("'", "")
-        folder.mkdir()
+    def prepare(case: Case, runner: str):
+        folder = base / runner / case.name.replace(" ", "-").replace("'", "")
+        folder.mkdir(parents=True)
         shutil.copy(study, folder / "existing.db")
         (folder / "user.csv").write_text(user_csv)
         for name in case.prepare:
@@ -212,23 +310,56 @@ def outcomes(tmp_path_factory):
             for name in ("existing.db", "user.csv", *case.prepare)
             if (folder / name).is_file()
         }
-        environment = {key: value for key, value in os.environ.items() if key != "PYTHONHASHSEED"}
-        environment["PYTHONPATH"] = str(ROOT)
-        environment.update(case.environment)
+        return folder, watched
+
+    def changed(folder: Path, watched: dict[str, str]) -> list[str]:
+        return [name for name, digest in watched.items() if _sha(folder / name) != digest]
+
+    prepared = {case.name: prepare(case, "forked") for case in CASES}
+    jobs = [
+        {
+            "folder": str(prepared[case.name][0]),
+            "arguments": case.arguments,
+            "environment": case.environment,
+            "stdout": str(base / f"{index}.stdout"),
+            "stderr": str(base / f"{index}.stderr"),
+        }
+        for index, case in enumerate(CASES)
+    ]
+    runner = subprocess.run(
+        [sys.executable, "-c", FORKING_RUNNER],
+        input=json.dumps(jobs),
+        cwd=base,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_environment({}),
+    )
+    assert runner.returncode == 0, runner.stderr
+    codes = json.loads(runner.stdout)
+    results: dict[str, tuple] = {}
+    for case, job, code in zip(CASES, jobs, codes, strict=True):
+        completed = subprocess.CompletedProcess(
+            case.arguments, code, Path(job["stdout"]).read_text(), Path(job["stderr"]).read_text()
+        )
+        results[case.name] = (completed, changed(*prepared[case.name]))
+
+    def run_fresh(case: Case):
+        folder, watched = prepare(case, "fresh")
         completed = subprocess.run(
             [sys.executable, "-m", "automl.cli.main", *case.arguments],
             cwd=folder,
             capture_output=True,
             text=True,
             timeout=300,
-            env=environment,
+            env=_environment(case.environment),
         )
-        changed = [name for name, digest in watched.items() if _sha(folder / name) != digest]
-        return completed, changed
+        return completed, changed(folder, watched)
 
+    fresh_cases = [case for case in CASES if case.name in FRESH]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = dict(zip([case.name for case in CASES], pool.map(run, CASES)))
-    return results
+        fresh = dict(zip([case.name for case in fresh_cases], pool.map(run_fresh, fresh_cases)))
+    return Outcomes(results, fresh, runner.stderr, base)
 
 
 def test_the_catalogue_is_large():
@@ -236,14 +367,29 @@ def test_the_catalogue_is_large():
     assert len({case.name for case in CASES}) == len(CASES)
 
 
+def test_the_fresh_sample_covers_every_section():
+    assert {case.name for case in CASES} >= FRESH
+    assert len(FRESH) >= 10
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_bad_input_gives_one_line_and_exit_2(case, outcomes):
-    completed, changed = outcomes[case.name]
-    output = completed.stdout + completed.stderr
-    assert "Traceback" not in output, output
-    lines = [line for line in completed.stderr.splitlines() if line.strip()]
-    assert completed.returncode == 2, output
-    assert len(lines) == 1, completed.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    assert case.expected in lines[0], lines[0]
-    assert not changed, f"{changed} changed"
+    assert_one_line_and_exit_2(case, *outcomes.forked[case.name])
+
+
+def test_importing_the_engine_prints_nothing(outcomes):
+    """Each case's process starts with the engine imported; a warning of those imports would be here."""
+    assert outcomes.runner_stderr == ""
+
+
+FRESH_CASES = [case for case in CASES if case.name in FRESH]
+
+
+@pytest.mark.parametrize("case", FRESH_CASES, ids=[case.name for case in FRESH_CASES])
+def test_a_fresh_interpreter_ends_with_the_same_line_and_exit_2(case, outcomes):
+    completed, changed = outcomes.fresh[case.name]
+    assert_one_line_and_exit_2(case, completed, changed)
+    forked, _ = outcomes.forked[case.name]
+    same_folder = completed.stderr.replace(str(outcomes.base / "fresh"), str(outcomes.base / "forked"))
+    assert same_folder.strip() == forked.stderr.strip(), (completed.stderr, forked.stderr)
+    assert completed.returncode == forked.returncode

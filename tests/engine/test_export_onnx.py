@@ -26,10 +26,12 @@ def run_process(*arguments):
 
 @pytest.fixture(scope="module")
 def wine_study(tmp_path_factory):
+    """The study `automl search` makes, made in this process: the export commands below run as real processes."""
+    import automl
+
     study = tmp_path_factory.mktemp("onnx") / "wine.db"
-    arguments = ["--data", "wine", "--trials", "4", "--epochs", "2", "--strategy", "random", "--seed", "3"]
-    result = run_process("search", "search_spaces/mlp.py", *arguments, "--device", "cpu", "--study", study, "-q")
-    assert result.returncode == 0, result.stderr
+    space = str(ROOT / "search_spaces" / "mlp.py")
+    automl.search(space, "wine", trials=4, epochs=2, strategy="random", seed=3, device="cpu", study=study).close()
     return study
 
 

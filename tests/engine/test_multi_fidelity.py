@@ -115,13 +115,23 @@ def outline(study) -> list[tuple]:
     ]
 
 
-def test_hyperband_search_trains_rungs_continues_and_cleans_up(tmp_path):
+@pytest.fixture(scope="module")
+def hyperband(tmp_path_factory):
+    """One uninterrupted hyperband search, and the checkpoints on disk after each trial (a hook that only reads).
+
+    Shared: the test of its rungs and the crash-and-resume test that must reproduce it only read it."""
     seen: list[set[str]] = []
 
     def watch(trial, study):
         seen.append({path.name for path in (study.artifacts / "checkpoints").glob("*.pt")})
 
-    study = scheduled_search(tmp_path / "study.db", on_trial=watch)
+    study = scheduled_search(tmp_path_factory.mktemp("hyperband") / "study.db", on_trial=watch)
+    yield study, seen
+    study.close()
+
+
+def test_hyperband_search_trains_rungs_continues_and_cleans_up(hyperband):
+    study, seen = hyperband
     trials = study.trials
     assert Counter(trial.budget for trial in trials) == {1.0: 9, 3.0: 8, 9.0: 5}
     promoted = [trial for trial in trials if trial.continues is not None]
@@ -151,8 +161,8 @@ class Crash(BaseException):
     """Escapes the driver like a kill: the trial in flight stays 'running'."""
 
 
-def test_a_crashed_and_resumed_hyperband_study_equals_an_uninterrupted_one(tmp_path):
-    expected = outline(scheduled_search(tmp_path / "whole.db"))
+def test_a_crashed_and_resumed_hyperband_study_equals_an_uninterrupted_one(tmp_path, hyperband):
+    expected = outline(hyperband[0])
     path = tmp_path / "crashed.db"
     crash_at = {6, 13}
 
