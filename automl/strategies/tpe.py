@@ -270,6 +270,11 @@ class TPEStrategy(Strategy):
         self.told: set[str] = set()
         self.pending: dict[str, list[Any]] = {}  # candidate key -> [asks in flight, candidate decisions]
         self.trie = DecisionTrie(space)  # walks of many draws per ask without building each architecture
+        # what this study's asks use; a study saved before these existed keeps what it had then (load_state_dict)
+        self.bandwidth_rule_in_effect = self.options.bandwidth_rule
+        if self.bandwidth_rule_in_effect == "auto":
+            self.bandwidth_rule_in_effect = "scott" if self.options.multivariate else "neighbours"
+        self.feasibility_in_effect = self.options.feasibility
 
     # ------------------------------------------------------------------ observations
     def _encoding(self, path: str, hyperparameter: Hyperparameter | None = None) -> _Encoding:
@@ -513,7 +518,9 @@ class TPEStrategy(Strategy):
         count = kernels.count(path)
         floor = 1.0 / min(100, count + 1)  # hyperopt's "magic clip"
         if self._bandwidth_rule() == "scott":
-            dimensions = 1 if not self.options.multivariate else max(1, len(self.encodings))
+            # the decisions of the told observations: restored exactly on resume and fixed during an ask (a path
+            # a sample walked into but nobody told must not change the widths)
+            dimensions = 1 if not self.options.multivariate else max(1, len(self.columns))
             width = self.options.bandwidth * max(count, 1) ** (-1.0 / (dimensions + 4))
             sigmas = np.full(kernels.size, width)
         else:
@@ -542,9 +549,7 @@ class TPEStrategy(Strategy):
         rule for the joint kernels cut the mean regret at 50 and 100 trials from 0.0079 and 0.0066 to 0.0066
         and 0.0047: the neighbour gaps of a few good observations of a binned range are narrow, so samples
         stayed in the bins already tried."""
-        if self.options.bandwidth_rule == "auto":
-            return "scott" if self.options.multivariate else "neighbours"
-        return self.options.bandwidth_rule
+        return self.bandwidth_rule_in_effect
 
     def _smoothing(self, kernels: _Kernels, path: str) -> float:
         """The prior mass a categorical kernel spreads over every value."""
@@ -666,7 +671,7 @@ class TPEStrategy(Strategy):
         """The feasibility model of the observations told, or None: switched off, or no infeasible observation
         (then the acquisition is TPE's own, sample for sample), or no feasible one to contrast them with."""
         feasible, infeasible = self.rows_by_check[FEASIBLE], self.rows_by_check[INFEASIBLE]
-        if self.options.feasibility == "bad" or not infeasible:
+        if self.feasibility_in_effect == "bad" or not infeasible:
             return None
         if not feasible:
             return None
@@ -699,7 +704,7 @@ class TPEStrategy(Strategy):
         generalise a value that breaks the constraint whatever the other decisions are, but miss constraints
         that hang on several decisions together (a latency from depth and width): on the digits_tree table
         it wasted 15% of trials against 12.5% for the joint model (10 seeds)."""
-        if self.options.feasibility == "marginal":
+        if self.feasibility_in_effect == "marginal":
             density = self._log_marginals
         else:
             density = self._log_density
@@ -752,6 +757,8 @@ class TPEStrategy(Strategy):
             ],
             "pending": [[count, decisions] for count, decisions in self.pending.values()],
             "checks": "".join(self.checks),
+            "bandwidth_rule": self.bandwidth_rule_in_effect,
+            "feasibility": self.feasibility_in_effect,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -759,6 +766,15 @@ class TPEStrategy(Strategy):
             raise ValueError(f"unknown tpe state version {state.get('version')!r}")
         self.setup(self.space, self.context)
         self.rng.bit_generator.state = state["rng"]
+        # a study saved before these were stored goes on as it began: the neighbour rule was the default then,
+        # and without the feasibility model
+        if "bandwidth_rule" in state:
+            self.bandwidth_rule_in_effect = str(state["bandwidth_rule"])
+        elif self.options.bandwidth_rule == "auto":
+            self.bandwidth_rule_in_effect = "neighbours"
+        self.feasibility_in_effect = str(
+            state.get("feasibility", self.feasibility_in_effect if "checks" in state else "bad")
+        )
         # a state saved before the feasibility model: a scored observation passed the check, the others are unknown
         checks = state.get("checks") or "".join(
             FEASIBLE if observation[1] is not None else UNCHECKED for observation in state["observations"]

@@ -190,7 +190,7 @@ FRESH = {
 # A child takes its job's folder, environment and output files (file descriptors 1 and 2), then runs the command
 # as the installed ``automl`` script does and leaves through the interpreter's normal shutdown (atexit, flushes).
 FORKING_RUNNER = """
-import json, os, sys
+import json, os, signal, sys
 
 jobs = json.load(sys.stdin)
 from automl.cli.main import main
@@ -226,6 +226,7 @@ if job is not None:
     sys.path[0] = job["folder"]  # as for a command started in that folder
     os.environ.update(job["environment"])
     sys.argv = ["automl", *job["arguments"]]
+    signal.alarm(300)  # a case that hangs ends killed by SIGALRM (status -14), named by its own test
     sys.exit(main())
 """
 
@@ -332,7 +333,7 @@ def outcomes(tmp_path_factory):
         cwd=base,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,  # past every case's own 300 s alarm
         env=_environment({}),
     )
     assert runner.returncode == 0, runner.stderr

@@ -317,3 +317,23 @@ def test_the_state_resumes_to_the_same_crossover_children() -> None:
 def test_crossover_probabilities_outside_zero_to_one_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(StrategyOptionError, match="must be in"):
         make(0, **options)
+
+
+def test_a_study_saved_before_crossover_existed_goes_on_mutating_only() -> None:
+    """A multi-objective study begun without crossover resumes as it began: the same next children as a study with
+    crossover off, none bred from two parents."""
+
+    def cell_strategy(**options: Any) -> EvolutionStrategy:
+        strategy = EvolutionStrategy()
+        strategy.setup(
+            cell, StrategyContext(seed=4, trials=80, options={"population": 10, **options}, objectives=("score", "size"))
+        )
+        return strategy
+
+    started = cell_strategy(crossover=0.0)
+    drive_cell(started, 30, several=True)
+    old_state = {key: value for key, value in started.state_dict().items() if key != "crossover"}
+    resumed = cell_strategy()  # today's default breeds by crossover
+    resumed.load_state_dict(json.loads(json.dumps(old_state)))
+    assert drive_cell(resumed, 30, several=True) == drive_cell(started, 30, several=True)
+    assert resumed.state_dict()["crossover"] == 0.0

@@ -126,7 +126,7 @@ class EvolutionStrategy(Strategy):
     def _propose(self) -> Candidate:
         if self.asked < self.population_size or not self.population:
             return self.space.sample_candidate(self.rng)
-        if self.objectives > 1 and self.rng.random() < self.crossover_probability:
+        if self.objectives > 1 and self.crossover_probability > 0 and self.rng.random() < self.crossover_probability:
             child = self.crossover(self._tournament(), self._tournament())
             if self.rng.random() < self.mutation_after_crossover:
                 child = self.mutate(child)
@@ -247,6 +247,7 @@ class EvolutionStrategy(Strategy):
             ],
             "asked": self.asked,
             "seen": sorted(self.seen),
+            "crossover": self.crossover_probability,  # absent: saved before crossover existed
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -259,3 +260,5 @@ class EvolutionStrategy(Strategy):
         )
         self.asked = int(state["asked"])
         self.seen = set(state["seen"])
+        # a study saved before crossover existed goes on as it began: mutation only
+        self.crossover_probability = float(state.get("crossover", 0.0))
