@@ -75,7 +75,9 @@ def test_a_state_saved_before_the_rule_and_the_model_keeps_the_neighbour_rule_an
     explicit.load_state_dict(json.loads(json.dumps(old)))
     assert explicit.bandwidth_rule_in_effect == "scott"  # what the user asked for then, kept
     # it goes on exactly as a study with those settings would
-    assert drive(loaded, 5, start=20) == drive(tpe_loaded(old, bandwidth_rule="neighbours", feasibility="bad"), 5, start=20)
+    assert drive(loaded, 5, start=20) == drive(
+        tpe_loaded(old, bandwidth_rule="neighbours", feasibility="bad"), 5, start=20
+    )
 
 
 def tpe_loaded(state, **options) -> TPEStrategy:

@@ -326,7 +326,8 @@ def test_a_study_saved_before_crossover_existed_goes_on_mutating_only() -> None:
     def cell_strategy(**options: Any) -> EvolutionStrategy:
         strategy = EvolutionStrategy()
         strategy.setup(
-            cell, StrategyContext(seed=4, trials=80, options={"population": 10, **options}, objectives=("score", "size"))
+            cell,
+            StrategyContext(seed=4, trials=80, options={"population": 10, **options}, objectives=("score", "size")),
         )
         return strategy
 
