@@ -224,20 +224,34 @@ def test_trials_finished_while_tracking_was_off_are_logged_when_the_search_resum
     assert all(run.info.status in ("FINISHED", "FAILED") for run in runs.values())
 
 
-def test_a_trial_in_flight_when_the_driver_died_keeps_its_one_run(space_file, tmp_path):
+def store_at(kind: str, tmp_path: Path) -> tuple[dict[str, str], str]:
+    """The plugin's environment for a store of ``kind`` (a file store or a SQLite one) in ``tmp_path``, and the
+    URI that reads it back."""
+    uri = (tmp_path / "store").as_uri() if kind == "file" else f"sqlite:///{tmp_path / 'store.db'}"
+    return {"AUTOML_MLFLOW_TRACKING_URI": uri}, uri
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_a_trial_in_flight_when_the_driver_died_keeps_its_one_run(space_file, tmp_path, kind):
     """The run a trial got when it started is the one its re-run finishes, not a second one."""
+    environ, uri = store_at(kind, tmp_path)
     study = automl.search(
-        space_file, objective=refuses_width_8, trials=2, seed=1, study=tmp_path / "s.db", plugins=with_tracking()
+        space_file,
+        objective=refuses_width_8,
+        trials=2,
+        seed=1,
+        study=tmp_path / "s.db",
+        plugins=with_tracking(MlflowTracking(environ)),
     )
     last = study.trials[-1]
     running = dataclasses.replace(last, number=2, status=TrialStatus.RUNNING, score=None, finished=None)
-    dying = MlflowTracking(environ={})
+    dying = MlflowTracking(environ)
     dying.automl_search_started(study=study)
     dying.automl_trial_started(study=study, trial=running)  # ... and the driver is killed here
-    store = Store(tmp_path / "s.db.mlruns")
+    store = Store(uri=uri)
     started = store.runs("s")[2]
     assert started.info.status == "RUNNING" and started.data.params["width"] == str(last.candidate["width"])
-    resumed = MlflowTracking(environ={})  # a new process
+    resumed = MlflowTracking(environ)  # a new process
     resumed.automl_search_started(study=study)
     resumed.automl_trial_started(study=study, trial=running)
     finished = dataclasses.replace(last, number=2, finished=last.finished + 1)
@@ -272,10 +286,11 @@ def test_trials_on_two_dask_workers_are_tracked_by_the_driver_one_run_each(space
         assert len(Store(tmp_path / "s.db.mlruns").history(runs[trial.number], "curve/score")) == 1
 
 
-def test_a_store_that_cannot_be_written_warns_once_and_the_search_goes_on(space_file, tmp_path):
+@pytest.mark.parametrize("uri_of", [str, lambda path: f"sqlite:///{path}.db"], ids=["file", "sqlite"])
+def test_a_store_that_cannot_be_written_warns_once_and_the_search_goes_on(space_file, tmp_path, uri_of):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    tracking = MlflowTracking(environ={"AUTOML_MLFLOW_TRACKING_URI": str(blocker / "mlruns")})
+    tracking = MlflowTracking(environ={"AUTOML_MLFLOW_TRACKING_URI": uri_of(blocker / "mlruns")})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         study = automl.search(
@@ -320,9 +335,9 @@ def test_a_server_uri_is_refused_and_the_study_folder_used(space_file, tmp_path)
     assert sorted(Store(tmp_path / "s.db.mlruns").runs("s")) == [0, 1]
 
 
-def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_experiment(space_file, tmp_path):
-    shared = tmp_path / "shared"
-    environ = {"AUTOML_MLFLOW_TRACKING_URI": shared.as_uri()}
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_experiment(space_file, tmp_path, kind):
+    environ, uri = store_at(kind, tmp_path)
     options = {"objective": refuses_width_8, "strategy": "random", "seed": 2}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -332,7 +347,7 @@ def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_exper
     automl.search(
         space_file, trials=3, study=tmp_path / "b" / "s.db", plugins=with_tracking(MlflowTracking(environ)), **options
     )
-    store = Store(shared)
+    store = Store(uri=uri)
     assert sorted(store.runs("s")) == [0, 1]
     assert sorted(store.runs(str((tmp_path / "b" / "s.db").resolve()))) == [0, 1, 2]
     assert not (tmp_path / "a" / "s.db.mlruns").exists()
@@ -352,7 +367,7 @@ def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_exper
         space_file, trials=3, study=backup, resume=True, plugins=with_tracking(MlflowTracking(environ)), **options
     )
     assert sorted(store.runs(aside.name)) == [0, 1, 2]  # the moved study found its experiment by its identity
-    names = {experiment.name for experiment in store.client.search_experiments()}
+    names = {experiment.name for experiment in store.client.search_experiments()} - {"Default"}  # SQLite makes one
     assert names == {"s", str((tmp_path / "b" / "s.db").resolve()), aside.name}  # no new experiment
 
 
@@ -392,14 +407,16 @@ def test_a_user_objectives_own_metrics_are_logged_numpy_numbers_included():
     assert "objectives" not in logged and "note" not in logged
 
 
-def test_an_experiment_deleted_in_the_ui_is_restored_when_its_study_resumes(space_file, tmp_path):
-    train(space_file, tmp_path / "s.db", 2, with_tracking())
-    store = Store(tmp_path / "s.db.mlruns")
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_an_experiment_deleted_in_the_ui_is_restored_when_its_study_resumes(space_file, tmp_path, kind):
+    environ, uri = store_at(kind, tmp_path)
+    train(space_file, tmp_path / "s.db", 2, with_tracking(MlflowTracking(environ)))
+    store = Store(uri=uri)
     with mlflow_environment():
         store.client.delete_experiment(store.experiment("s").experiment_id)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        train(space_file, tmp_path / "s.db", 3, with_tracking(), resume=True)
+        train(space_file, tmp_path / "s.db", 3, with_tracking(MlflowTracking(environ)), resume=True)
     assert tracking_warnings(caught) == []
     assert store.experiment("s").lifecycle_stage == "active"
     assert sorted(store.runs("s")) == [0, 1, 2]
