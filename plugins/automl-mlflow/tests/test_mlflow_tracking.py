@@ -516,3 +516,10 @@ def test_an_in_memory_sqlite_database_is_refused_since_nothing_would_persist(spa
     (message,) = tracking_warnings(caught)
     assert "names no SQLite database file that would persist" in message and "\n" not in message
     assert sorted(Store(tmp_path / "s.db.mlruns").runs("s")) == [0, 1]
+
+
+def test_a_sqlite_uri_naming_the_study_file_itself_is_refused(tmp_path):
+    study = tmp_path / "s.db"
+    location = tracking_location(study, {"MLFLOW_TRACKING_URI": f"sqlite:///{study}"})
+    assert location.folder == (tmp_path / "s.db.mlruns").resolve() and not location.database
+    assert location.notice is not None and "is the study file itself" in location.notice

@@ -97,6 +97,12 @@ def tracking_location(study_path: Path, environ: Mapping[str, str]) -> Location 
                     f"{variable}={value} names no SQLite database file that would persist (accepted: {ACCEPTED}, "
                     f"such as sqlite:///mlflow.db), so it logs to {default}",
                 )
+            if database == Path(study_path).resolve():
+                return Location(
+                    default,
+                    f"{variable}={value} is the study file itself; automl-mlflow keeps MLflow's tables out of the "
+                    f"study (accepted: {ACCEPTED}, such as sqlite:///mlflow.db), so it logs to {default}",
+                )
             return Location(database, database=True)
         folder = local_folder(value)
         if folder is None:
