@@ -1,5 +1,6 @@
-"""Real searches logged to a real MLflow file store: one run per trial, with its decisions, curve, score and status;
-parallel trials, resume, a replaced study, and a store that fails all keep that one run per trial."""
+"""Real searches logged to a real MLflow file store (and a SQLite one): one run per trial, with its decisions,
+curve, score and status; parallel trials, resume, a replaced study, and a store that fails all keep that one run
+per trial."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from automl_mlflow import MlflowTracking
+from automl_mlflow.location import tracking_location
 from automl_mlflow.records import PARAM_VALUE_LIMIT, truncated
 from automl_mlflow.tracking import mlflow_environment
 from mlflow.tracking import MlflowClient
@@ -53,12 +55,14 @@ def train(space_file: str, study: Path, trials: int, plugins: Any, **options: An
 
 
 class Store:
-    """The MLflow file store in ``folder``, read back through MLflow's own client."""
+    """The MLflow file store in ``folder`` (or the store ``uri`` names), read back through MLflow's own client."""
 
-    def __init__(self, folder: Path) -> None:
-        assert folder.is_dir(), f"no MLflow store at {folder}"
+    def __init__(self, folder: Path | None = None, uri: str | None = None) -> None:
+        if uri is None:
+            assert folder is not None and folder.is_dir(), f"no MLflow store at {folder}"
+            uri = folder.as_uri()
         with mlflow_environment():
-            self.client = MlflowClient(tracking_uri=folder.as_uri())
+            self.client = MlflowClient(tracking_uri=uri)
 
     def experiment(self, name: str) -> Any:
         with mlflow_environment():
@@ -220,20 +224,34 @@ def test_trials_finished_while_tracking_was_off_are_logged_when_the_search_resum
     assert all(run.info.status in ("FINISHED", "FAILED") for run in runs.values())
 
 
-def test_a_trial_in_flight_when_the_driver_died_keeps_its_one_run(space_file, tmp_path):
+def store_at(kind: str, tmp_path: Path) -> tuple[dict[str, str], str]:
+    """The plugin's environment for a store of ``kind`` (a file store or a SQLite one) in ``tmp_path``, and the
+    URI that reads it back."""
+    uri = (tmp_path / "store").as_uri() if kind == "file" else f"sqlite:///{tmp_path / 'store.db'}"
+    return {"AUTOML_MLFLOW_TRACKING_URI": uri}, uri
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_a_trial_in_flight_when_the_driver_died_keeps_its_one_run(space_file, tmp_path, kind):
     """The run a trial got when it started is the one its re-run finishes, not a second one."""
+    environ, uri = store_at(kind, tmp_path)
     study = automl.search(
-        space_file, objective=refuses_width_8, trials=2, seed=1, study=tmp_path / "s.db", plugins=with_tracking()
+        space_file,
+        objective=refuses_width_8,
+        trials=2,
+        seed=1,
+        study=tmp_path / "s.db",
+        plugins=with_tracking(MlflowTracking(environ)),
     )
     last = study.trials[-1]
     running = dataclasses.replace(last, number=2, status=TrialStatus.RUNNING, score=None, finished=None)
-    dying = MlflowTracking(environ={})
+    dying = MlflowTracking(environ)
     dying.automl_search_started(study=study)
     dying.automl_trial_started(study=study, trial=running)  # ... and the driver is killed here
-    store = Store(tmp_path / "s.db.mlruns")
+    store = Store(uri=uri)
     started = store.runs("s")[2]
     assert started.info.status == "RUNNING" and started.data.params["width"] == str(last.candidate["width"])
-    resumed = MlflowTracking(environ={})  # a new process
+    resumed = MlflowTracking(environ)  # a new process
     resumed.automl_search_started(study=study)
     resumed.automl_trial_started(study=study, trial=running)
     finished = dataclasses.replace(last, number=2, finished=last.finished + 1)
@@ -268,10 +286,11 @@ def test_trials_on_two_dask_workers_are_tracked_by_the_driver_one_run_each(space
         assert len(Store(tmp_path / "s.db.mlruns").history(runs[trial.number], "curve/score")) == 1
 
 
-def test_a_store_that_cannot_be_written_warns_once_and_the_search_goes_on(space_file, tmp_path):
+@pytest.mark.parametrize("uri_of", [str, lambda path: f"sqlite:///{path}.db"], ids=["file", "sqlite"])
+def test_a_store_that_cannot_be_written_warns_once_and_the_search_goes_on(space_file, tmp_path, uri_of):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    tracking = MlflowTracking(environ={"AUTOML_MLFLOW_TRACKING_URI": str(blocker / "mlruns")})
+    tracking = MlflowTracking(environ={"AUTOML_MLFLOW_TRACKING_URI": uri_of(blocker / "mlruns")})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         study = automl.search(
@@ -316,9 +335,9 @@ def test_a_server_uri_is_refused_and_the_study_folder_used(space_file, tmp_path)
     assert sorted(Store(tmp_path / "s.db.mlruns").runs("s")) == [0, 1]
 
 
-def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_experiment(space_file, tmp_path):
-    shared = tmp_path / "shared"
-    environ = {"AUTOML_MLFLOW_TRACKING_URI": shared.as_uri()}
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_experiment(space_file, tmp_path, kind):
+    environ, uri = store_at(kind, tmp_path)
     options = {"objective": refuses_width_8, "strategy": "random", "seed": 2}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -328,7 +347,7 @@ def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_exper
     automl.search(
         space_file, trials=3, study=tmp_path / "b" / "s.db", plugins=with_tracking(MlflowTracking(environ)), **options
     )
-    store = Store(shared)
+    store = Store(uri=uri)
     assert sorted(store.runs("s")) == [0, 1]
     assert sorted(store.runs(str((tmp_path / "b" / "s.db").resolve()))) == [0, 1, 2]
     assert not (tmp_path / "a" / "s.db.mlruns").exists()
@@ -348,7 +367,7 @@ def test_a_shared_store_keeps_studies_apart_and_a_fresh_study_gets_its_own_exper
         space_file, trials=3, study=backup, resume=True, plugins=with_tracking(MlflowTracking(environ)), **options
     )
     assert sorted(store.runs(aside.name)) == [0, 1, 2]  # the moved study found its experiment by its identity
-    names = {experiment.name for experiment in store.client.search_experiments()}
+    names = {experiment.name for experiment in store.client.search_experiments()} - {"Default"}  # SQLite makes one
     assert names == {"s", str((tmp_path / "b" / "s.db").resolve()), aside.name}  # no new experiment
 
 
@@ -388,14 +407,119 @@ def test_a_user_objectives_own_metrics_are_logged_numpy_numbers_included():
     assert "objectives" not in logged and "note" not in logged
 
 
-def test_an_experiment_deleted_in_the_ui_is_restored_when_its_study_resumes(space_file, tmp_path):
-    train(space_file, tmp_path / "s.db", 2, with_tracking())
-    store = Store(tmp_path / "s.db.mlruns")
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_an_experiment_deleted_in_the_ui_is_restored_when_its_study_resumes(space_file, tmp_path, kind):
+    environ, uri = store_at(kind, tmp_path)
+    train(space_file, tmp_path / "s.db", 2, with_tracking(MlflowTracking(environ)))
+    store = Store(uri=uri)
     with mlflow_environment():
         store.client.delete_experiment(store.experiment("s").experiment_id)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        train(space_file, tmp_path / "s.db", 3, with_tracking(), resume=True)
+        train(space_file, tmp_path / "s.db", 3, with_tracking(MlflowTracking(environ)), resume=True)
     assert tracking_warnings(caught) == []
     assert store.experiment("s").lifecycle_stage == "active"
     assert sorted(store.runs("s")) == [0, 1, 2]
+
+
+def files_under(folder: Path) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
+def test_a_search_logged_to_a_sqlite_store_keeps_its_runs_and_weights_beside_the_database(
+    space_file, tmp_path, monkeypatch
+):
+    """MLflow's recommended local store: runs in the database, weights in ``<db>.artifacts/``, nothing written in
+    the current directory (MLflow's default would be ``./mlruns``), the missing folder of the database made."""
+    working = tmp_path / "working"
+    working.mkdir()
+    monkeypatch.chdir(working)
+    uri = "sqlite:///tracking/mlflow.db"  # relative: from the current directory, as MLflow reads it
+    tracking = MlflowTracking(environ={"AUTOML_MLFLOW_TRACKING_URI": uri})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = train(space_file, tmp_path / "s.db", 3, with_tracking(tracking))
+    assert tracking_warnings(caught) == []
+    database = working / "tracking" / "mlflow.db"
+    assert database.is_file() and not (tmp_path / "s.db.mlruns").exists()
+    store = Store(uri=f"sqlite:///{database}")
+    runs = store.runs("s")
+    assert sorted(runs) == [0, 1, 2]
+    for trial in study.trials:
+        run = runs[trial.number]
+        assert run.info.status == "FINISHED" and run.info.run_name == f"trial-{trial.number}"
+        assert run.data.params == {path: str(value) for path, value in trial.candidate.to_dict().items()}
+        assert run.data.metrics["score"] == pytest.approx(trial.score)
+        assert store.history(run, "curve/score") == [(e["epoch"], pytest.approx(e["score"])) for e in trial.curve]
+    best = study.best_trial
+    artifacts = working / "tracking" / "mlflow.db.artifacts"
+    assert store.experiment("s").artifact_location == artifacts.as_uri()
+    (logged,) = artifacts.rglob(f"trial-{best.number}.pt")
+    assert logged.read_bytes() == (study.artifacts / f"trial-{best.number}.pt").read_bytes()
+    assert store.artifacts(runs[best.number]) == [f"weights/trial-{best.number}.pt"]
+    assert {path.split("/")[0] for path in files_under(working)} == {"tracking"}  # no ./mlruns, nothing else
+    assert {path.split("/")[0] for path in files_under(working / "tracking")} <= {
+        "mlflow.db",
+        "mlflow.db.artifacts",
+        "mlflow.db-journal",
+    }
+    first = {number: run.info.run_id for number, run in runs.items()}
+    train(
+        space_file,
+        tmp_path / "s.db",
+        5,
+        with_tracking(MlflowTracking(environ={"MLFLOW_TRACKING_URI": uri})),
+        resume=True,
+    )
+    runs = store.runs("s")
+    assert sorted(runs) == [0, 1, 2, 3, 4]
+    assert {number: runs[number].info.run_id for number in first} == first  # resume added the new trials only
+    assert {path.split("/")[0] for path in files_under(working)} == {"tracking"}
+
+
+def test_an_absolute_sqlite_uri_is_a_database_at_that_path(space_file, tmp_path):
+    database = tmp_path / "elsewhere" / "runs.db"
+    tracking = MlflowTracking(environ={"MLFLOW_TRACKING_URI": f"sqlite:///{database}"})  # sqlite:////abs/...
+    study = automl.search(
+        space_file,
+        objective=refuses_width_8,
+        trials=3,
+        seed=1,
+        study=tmp_path / "s.db",
+        plugins=with_tracking(tracking),
+    )
+    runs = Store(uri=f"sqlite:///{database}").runs("s")
+    assert sorted(runs) == [trial.number for trial in study.trials]
+    assert not (tmp_path / "s.db.mlruns").exists()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["postgresql://user@127.0.0.1:9/mlflow", "mysql://127.0.0.1:9/mlflow", "https://127.0.0.1:9", "databricks"],
+)
+def test_a_server_or_database_server_uri_is_refused_with_a_notice_naming_what_is_accepted(tmp_path, uri):
+    location = tracking_location(tmp_path / "s.db", {"AUTOML_MLFLOW_TRACKING_URI": uri})
+    assert location.folder == (tmp_path / "s.db.mlruns").resolve() and not location.database
+    assert location.notice is not None and "\n" not in location.notice
+    assert location.notice.startswith(f"AUTOML_MLFLOW_TRACKING_URI={uri} is not a local store")
+    assert "accepted: a folder, a file: URI or a sqlite:/// database file" in location.notice
+
+
+@pytest.mark.parametrize("uri", ["sqlite:///:memory:", "sqlite://"])
+def test_an_in_memory_sqlite_database_is_refused_since_nothing_would_persist(space_file, tmp_path, uri):
+    tracking = MlflowTracking(environ={"MLFLOW_TRACKING_URI": uri})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        automl.search(
+            space_file, objective=refuses_width_8, trials=2, study=tmp_path / "s.db", plugins=with_tracking(tracking)
+        )
+    (message,) = tracking_warnings(caught)
+    assert "names no SQLite database file that would persist" in message and "\n" not in message
+    assert sorted(Store(tmp_path / "s.db.mlruns").runs("s")) == [0, 1]
+
+
+def test_a_sqlite_uri_naming_the_study_file_itself_is_refused(tmp_path):
+    study = tmp_path / "s.db"
+    location = tracking_location(study, {"MLFLOW_TRACKING_URI": f"sqlite:///{study}"})
+    assert location.folder == (tmp_path / "s.db.mlruns").resolve() and not location.database
+    assert location.notice is not None and "is the study file itself" in location.notice

@@ -117,14 +117,19 @@ def _aside_name(client: Any, name: str) -> str:
     return candidate
 
 
-def study_experiment(client: Any, study: Any, meta: Mapping[str, Any]) -> str:
+def study_experiment(client: Any, study: Any, meta: Mapping[str, Any], artifacts: Path | None = None) -> str:
     """The id of the study's experiment, named after the study file (``demo.db`` -> ``demo``).
 
     The experiment is found by the study's creation time (its identity: a study file renamed, or
     moved aside by ``--fresh`` and resumed, still finds its runs). The experiment of a study this
     file held before ``--fresh`` replaced it is renamed ``<name>.bak-<time>``; a study of another
     folder with the same file name (a shared tracking URI) gets its absolute path as the name.
+
+    ``artifacts`` is the artifact folder of an experiment created here (a database store's
+    ``<db file>.artifacts/``: without it MLflow's SQLite store would put them in ``./mlruns``
+    under the current directory); None leaves the store's default (a file store's own folder).
     """
+    artifact_location = None if artifacts is None else artifacts.as_uri()
     tags = _experiment_tags(study, meta)
     path = tags[STUDY_TAG]
     if tags[CREATED_TAG]:
@@ -134,7 +139,7 @@ def study_experiment(client: Any, study: Any, meta: Mapping[str, Any]) -> str:
     for name in (Path(study.path).stem, path):
         existing = client.get_experiment_by_name(name)
         if existing is None:
-            return client.create_experiment(name, tags=tags)
+            return client.create_experiment(name, artifact_location=artifact_location, tags=tags)
         if existing.lifecycle_stage == "deleted":  # deleted in the UI: the name stays taken until it is purged
             if existing.tags.get(CREATED_TAG) == tags[CREATED_TAG]:
                 client.restore_experiment(existing.experiment_id)  # this study resumed: it logs on where it was
@@ -144,7 +149,7 @@ def study_experiment(client: Any, study: Any, meta: Mapping[str, Any]) -> str:
             return existing.experiment_id
         if existing.tags.get(STUDY_TAG) == path:
             client.rename_experiment(existing.experiment_id, _aside_name(client, name))
-            return client.create_experiment(name, tags=tags)
+            return client.create_experiment(name, artifact_location=artifact_location, tags=tags)
     raise RuntimeError(f"the experiments {Path(study.path).stem!r} and {path!r} belong to other studies")
 
 
@@ -267,11 +272,13 @@ class MlflowTracking:
     def _connect(self, state: StudyRuns, study: Any) -> None:
         from mlflow.tracking import MlflowClient
 
-        state.location.folder.mkdir(parents=True, exist_ok=True)
-        client = MlflowClient(tracking_uri=state.location.uri)
+        location = state.location
+        # a database's folder is made like a file store's: SQLite would only fail with "unable to open database file"
+        (location.folder.parent if location.database else location.folder).mkdir(parents=True, exist_ok=True)
+        client = MlflowClient(tracking_uri=location.uri)
         meta = study.meta
         state.direction = meta.get("direction") or "maximize"
-        state.experiment_id = study_experiment(client, study, meta)
+        state.experiment_id = study_experiment(client, study, meta, location.artifacts)
         state.runs = logged_runs(client, state.experiment_id)
         state.client = client
 
