@@ -37,7 +37,8 @@ def digest(path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Six trials of a real search on wine: two trained, four refused as too large; a study name to escape."""
+    """Six trials of a real search on wine: some trained, some refused as too large (three of each with tpe's
+    defaults today); a study name to escape."""
     path = tmp_path_factory.mktemp("report") / "wine<b>&c.db"
     automl.search(str(TABULAR), "wine", trials=6, epochs=2, seed=3, max_parameters=3000, study=path).close()
     return path
@@ -93,7 +94,10 @@ def test_the_page_shows_the_best_trial_its_decisions_test_score_and_interval(tra
         assert expected.estimate == pytest.approx(study.test_score)
         assert f'<span id="interval">[{expected.low:.4f}, {expected.high:.4f}]</span>' in page
         assert f"over the {len(predictions.truth)} test rows" in page
-        assert "2 complete, 4 infeasible" in page and "params&lt;=3000" in page
+        complete = sum(trial.status.value == "complete" for trial in study.trials)
+        infeasible = sum(trial.status.value == "infeasible" for trial in study.trials)
+        assert complete >= 2 and infeasible >= 2 and complete + infeasible == 6  # the fixture has both kinds
+        assert f"{complete} complete, {infeasible} infeasible" in page and "params&lt;=3000" in page
     finally:
         study.close()
 
@@ -112,7 +116,7 @@ def test_every_trial_has_a_row_best_first_with_its_costs_and_refusals(trained, t
             if trial.error:
                 assert trial.status.value == "infeasible" and trial.error.startswith("too large")
                 assert trial.error in rows[trial.number]
-        assert len(unscored) == 4
+        assert len(unscored) >= 2 and all(trial.status.value == "infeasible" for trial in unscored)
         assert 'class="best"' in rows[study.best_trial.number]
     finally:
         study.close()
@@ -203,7 +207,7 @@ def test_the_page_renders_in_a_real_browser(trained, tmp_path):
             assert page.title() == "automl report: tabular / tpe (wine<b>&c.db)"
             assert page.locator("#best-score").inner_text() == best_score
             plots = page.locator("figure.plot svg")
-            # scores, time, curves, costs, parallel coordinates, architecture (two complete trials: no importance)
+            # scores, time, curves, costs, parallel coordinates, architecture (fewer than 8 complete trials: no importance)
             assert plots.count() == 6
             for index in range(6):
                 box = plots.nth(index).bounding_box()
