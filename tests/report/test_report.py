@@ -207,7 +207,7 @@ def test_the_page_renders_in_a_real_browser(trained, tmp_path):
             assert page.title() == "automl report: tabular / tpe (wine<b>&c.db)"
             assert page.locator("#best-score").inner_text() == best_score
             plots = page.locator("figure.plot svg")
-            # scores, time, curves, costs, parallel coordinates, architecture (fewer than 8 complete trials: no importance)
+            # scores, time, curves, costs, parallel coordinates, architecture (under 8 complete trials: no importance)
             assert plots.count() == 6
             for index in range(6):
                 box = plots.nth(index).bounding_box()
